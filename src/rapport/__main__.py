@@ -1,0 +1,5 @@
+"""Allows ``python -m rapport``."""
+
+from rapport.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""HTTP layer: a small ASGI toolkit, the app factory, management API plumbing."""

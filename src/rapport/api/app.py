@@ -1,0 +1,97 @@
+"""The one place that wires settings, storage, services and routes into an ASGI app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from rapport import __version__
+from rapport.api import oauth, ops
+from rapport.api.asgi import App
+from rapport.api.http import Route
+from rapport.api.management import ManagementAuth, ManagementRoutes
+from rapport.api.metrics import Metrics
+from rapport.api.openapi import build_document
+from rapport.config import Settings
+from rapport.core import migrate
+from rapport.core.db import Database
+from rapport.workspaces import routes as workspace_routes
+from rapport.workspaces import service as workspace_service
+from rapport.workspaces.auth import KeyAuthenticator
+
+log = logging.getLogger("rapport")
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is behind the code: run ``rapport migrate``."""
+
+
+@dataclass
+class Services:
+    """What the routes share: one of each per process."""
+
+    settings: Settings
+    database: Database
+    keys: KeyAuthenticator
+    metrics: Metrics
+    token_secret: str
+
+
+def build_services(settings: Settings, database: Database | None = None) -> Services:
+    """Open the database (migrating it when allowed) and build the shared services."""
+    database = database or Database(settings.database_url)
+    if settings.auto_migrate:
+        migrate.upgrade(database)
+    elif migrate.current_revision(database) != migrate.head_revision():
+        raise SchemaOutOfDate("The database schema is out of date: run `rapport migrate`")
+    with database.begin() as conn:
+        secret = workspace_service.token_secret(conn, settings.secret_key)
+    return Services(
+        settings=settings,
+        database=database,
+        keys=KeyAuthenticator(database, settings.region, settings.key_cache_seconds),
+        metrics=Metrics(),
+        token_secret=secret,
+    )
+
+
+def build_routes(services: Services) -> list[Route]:
+    """Every route of the server."""
+    management = ManagementRoutes(
+        ManagementAuth(services.database, services.keys, services.token_secret)
+    )
+    routes: list[Route] = [
+        oauth.build_route(
+            services.keys, services.token_secret, services.settings.access_token_ttl_seconds
+        ),
+        *workspace_routes.build_routes(management, services.database, services.keys),
+    ]
+
+    def openapi() -> dict[str, Any]:
+        return build_document(routes + operational, title="rapport", version=__version__)
+
+    operational = ops.build_routes(services.database, services.keys, services.metrics, openapi)
+    return routes + operational
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> App:
+    """The ASGI application for ``settings`` (read from the environment when omitted)."""
+    settings = settings or Settings.from_env()
+    services = build_services(settings, database)
+
+    async def shutdown() -> None:
+        services.database.dispose()
+
+    app = App(
+        build_routes(services),
+        max_body_bytes=settings.max_body_bytes,
+        metrics=services.metrics,
+        on_shutdown=[shutdown],
+    )
+    app.state = services
+    log.info(
+        "rapport ready",
+        extra={"region": settings.region, "database": services.database.dialect},
+    )
+    return app

@@ -1,0 +1,196 @@
+"""The ``rapport`` command: init, serve, migrate, keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from rapport import __version__
+from rapport.config import Settings, SettingsError
+from rapport.core import migrate
+from rapport.core.db import Database
+from rapport.core.errors import RapportError
+from rapport.core.ids import short_id
+from rapport.core.keys import KeyKind
+from rapport.core.pagination import PageRequest
+from rapport.workspaces import service, storage
+from rapport.workspaces.schemas import ApiKeyPublic
+
+DEFAULT_WORKSPACE = "default"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_env()
+    if getattr(args, "database_url", None):
+        settings = settings.with_(database_url=args.database_url)
+    return settings
+
+
+def _open(args: argparse.Namespace) -> tuple[Settings, Database]:
+    settings = _settings(args)
+    database = Database(settings.database_url)
+    migrate.upgrade(database)
+    return settings, database
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    database = Database(settings.database_url)
+    before = migrate.current_revision(database)
+    migrate.upgrade(database)
+    after = migrate.current_revision(database)
+    print(f"schema at revision {after} (was {before or 'empty'})")
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    settings, database = _open(args)
+    with database.begin() as conn:
+        if storage.count_workspaces(conn) and not args.force:
+            print(
+                "rapport init: this database already has a workspace; its keys were shown when "
+                "it was created. Use `rapport keys create` for new keys, or --force to add "
+                "another workspace.",
+                file=sys.stderr,
+            )
+            return 1
+        workspace_id = args.workspace
+        if workspace_id is None:
+            workspace_id = DEFAULT_WORKSPACE
+            if storage.get_workspace(conn, workspace_id) is not None:
+                workspace_id = f"ws-{short_id(6)}"
+        region = args.region or settings.region
+        service.create_workspace(conn, workspace_id, args.name or workspace_id, region)
+        created = {
+            kind.value: service.create_key(conn, workspace_id, kind, f"{kind.value} (init)").key
+            for kind in KeyKind
+        }
+    if args.json:
+        print(json.dumps({"workspace": workspace_id, "keys": created}))
+    else:
+        print(f"Workspace {workspace_id!r} in region {region}. Keys (shown only now, keep them):")
+        for kind, key in created.items():
+            print(f"  {kind:<12} {key}")
+    return 0
+
+
+def _workspace_of(conn: object, args: argparse.Namespace) -> str:
+    if args.workspace:
+        return str(args.workspace)
+    from sqlalchemy import select
+
+    from rapport.core.tables import workspaces
+
+    ids = [row[0] for row in conn.execute(select(workspaces.c.id).limit(2))]  # type: ignore[attr-defined]
+    if len(ids) != 1:
+        raise SystemExit("rapport keys: name the workspace with --workspace")
+    return str(ids[0])
+
+
+def _print_key(key: ApiKeyPublic) -> None:
+    used = key.last_used_at.isoformat() if key.last_used_at else "never"
+    print(f"{key.id}  {key.kind.value:<12} {key.status:<8} {key.prefix}…  last used {used}  {key.name}")
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    _, database = _open(args)
+    with database.begin() as conn:
+        workspace_id = _workspace_of(conn, args)
+        if args.action == "list":
+            page = PageRequest(limit=1000)
+            while True:
+                listed = service.list_keys(conn, workspace_id, page)
+                for key in listed.data:
+                    _print_key(key)
+                if listed.next_token is None:
+                    break
+                from rapport.core.pagination import decode_cursor
+
+                page = PageRequest(limit=1000, after=decode_cursor(listed.next_token))
+        elif args.action == "create":
+            created = service.create_key(conn, workspace_id, KeyKind(args.kind), args.name)
+            print(created.key)
+        elif args.action == "rotate":
+            print(service.rotate_key(conn, workspace_id, args.key_id).key)
+        elif args.action == "revoke":
+            service.revoke_key(conn, workspace_id, args.key_id)
+            print(f"revoked {args.key_id}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from rapport.logs import configure
+
+    settings = _settings(args)
+    configure(settings.log_level, settings.log_format)
+    if args.database_url:
+        os.environ["RAPPORT_DATABASE_URL"] = args.database_url
+    # Migrate once here, before any worker process starts.
+    migrate.upgrade(Database(settings.database_url))
+    uvicorn.run(
+        "rapport.api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rapport", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"rapport {__version__}")
+    parser.add_argument(
+        "--database-url", help="overrides RAPPORT_DATABASE_URL (default sqlite:///rapport.db)"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP server")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
+        func=cmd_migrate
+    )
+
+    init = commands.add_parser("init", help="create a workspace and one key of each kind")
+    init.add_argument("--workspace", help="workspace id (default: default)")
+    init.add_argument("--name", help="display name")
+    init.add_argument("--region", help="home region (default: RAPPORT_REGION)")
+    init.add_argument("--json", action="store_true", help="print JSON for scripts")
+    init.add_argument("--force", action="store_true", help="add a workspace to a database that has one")
+    init.set_defaults(func=cmd_init)
+
+    keys = commands.add_parser("keys", help="list, create, rotate or revoke API keys")
+    keys.add_argument("--workspace", help="workspace id (needed when there are several)")
+    actions = keys.add_subparsers(dest="action", required=True)
+    actions.add_parser("list")
+    create = actions.add_parser("create")
+    create.add_argument("--kind", required=True, choices=[kind.value for kind in KeyKind])
+    create.add_argument("--name", default="unnamed")
+    for action in ("rotate", "revoke"):
+        actions.add_parser(action).add_argument("key_id")
+    keys.set_defaults(func=cmd_keys)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rapport`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (SettingsError, RapportError) as exc:
+        print(f"rapport: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,105 @@
+"""Typed settings, read once from the environment.
+
+Every knob is an environment variable prefixed ``RAPPORT_`` so that the same settings
+work for ``rapport serve``, ``rapport worker`` and the test suite.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+DEFAULT_DATABASE_URL = "sqlite:///rapport.db"
+KNOWN_REGIONS = ("us-east1", "us-west1", "europe-west3", "europe-west1", "asia-southeast1")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names it."""
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def _number(value: str, name: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, got {value!r}") from None
+    if number < 0:
+        raise SettingsError(f"{name} must not be negative, got {value!r}")
+    return number
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the process needs to know about its deployment."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    region: str = "us-east1"
+    environment: str = "development"
+    # Signs management access tokens. In development, when unset, a random secret is
+    # generated once and kept in the database so that every process agrees on it.
+    secret_key: str | None = None
+    access_token_ttl_seconds: int = 900
+    # How long a verified API key is trusted without another database read. Rotation
+    # and revocation through this process take effect at once; other processes see
+    # them within this many seconds.
+    key_cache_seconds: float = 1.0
+    max_body_bytes: int = 1_048_576
+    auto_migrate: bool = True
+    log_level: str = "INFO"
+    log_format: str = "json"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``RAPPORT_*`` environment variables."""
+        env = os.environ if environ is None else environ
+        settings = cls(
+            database_url=env.get("RAPPORT_DATABASE_URL", DEFAULT_DATABASE_URL),
+            region=env.get("RAPPORT_REGION", "us-east1"),
+            environment=env.get("RAPPORT_ENV", "development"),
+            secret_key=env.get("RAPPORT_SECRET_KEY") or None,
+            access_token_ttl_seconds=int(
+                _number(env.get("RAPPORT_ACCESS_TOKEN_TTL", "900"), "RAPPORT_ACCESS_TOKEN_TTL")
+            ),
+            key_cache_seconds=_number(
+                env.get("RAPPORT_KEY_CACHE_SECONDS", "1"), "RAPPORT_KEY_CACHE_SECONDS"
+            ),
+            max_body_bytes=int(
+                _number(env.get("RAPPORT_MAX_BODY_BYTES", "1048576"), "RAPPORT_MAX_BODY_BYTES")
+            ),
+            auto_migrate=_bool(env.get("RAPPORT_AUTO_MIGRATE", "true"), "RAPPORT_AUTO_MIGRATE"),
+            log_level=env.get("RAPPORT_LOG_LEVEL", "INFO").upper(),
+            log_format=env.get("RAPPORT_LOG_FORMAT", "json"),
+        )
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some fields changed (tests and the CLI use it)."""
+        updated = replace(self, **changes)  # type: ignore[arg-type]
+        updated.validate()
+        return updated
+
+    def validate(self) -> None:
+        """Refuse settings that would make an unsafe or broken deployment."""
+        if not self.region or not self.region.replace("-", "").isalnum():
+            raise SettingsError(f"RAPPORT_REGION is not a region name: {self.region!r}")
+        if self.environment not in {"development", "production", "test"}:
+            raise SettingsError("RAPPORT_ENV must be development, production or test")
+        if self.environment == "production":
+            if not self.secret_key:
+                raise SettingsError("RAPPORT_SECRET_KEY is required in production")
+            if len(self.secret_key) < 32 or self.secret_key.lower() in {"changeme", "secret"}:
+                raise SettingsError("RAPPORT_SECRET_KEY must be at least 32 random characters")
+        if self.log_format not in {"json", "text"}:
+            raise SettingsError("RAPPORT_LOG_FORMAT must be json or text")
+        if self.access_token_ttl_seconds < 60:
+            raise SettingsError("RAPPORT_ACCESS_TOKEN_TTL must be at least 60 seconds")

@@ -1,0 +1,1 @@
+"""Shared foundations: database, migrations, keys, tokens, errors, clock, pagination."""

@@ -1,0 +1,96 @@
+"""Database engine: SQLite (embedded default, WAL) or PostgreSQL, behind one interface.
+
+Services never hold a connection across an ``await``: async code calls
+:meth:`Database.run` with a function of a connection, which runs in a worker thread
+inside one transaction. Synchronous callers (CLI, workers) use :meth:`Database.begin`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import anyio.to_thread
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import ConnectionPoolEntry
+
+T = TypeVar("T")
+
+
+def normalize_url(url: str) -> str:
+    """Use the psycopg 3 driver for ``postgresql://`` URLs and accept ``postgres://``."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return url
+
+
+def _configure_sqlite(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry) -> None:
+    # WAL lets readers run beside the single writer; FULL makes each commit survive
+    # power loss, which is what "acknowledged" promises.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url`` with the settings rapport relies on."""
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 10},
+            pool_size=8,
+            max_overflow=8,
+        )
+        event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    raise ValueError(f"Unsupported database URL scheme: {parsed.drivername}")
+
+
+class Database:
+    """The process's handle on its database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = normalize_url(url)
+        self.engine = make_engine(self.url)
+        self.dialect = self.engine.dialect.name
+        # Bound the threads that may hold a connection at once to the pool's size.
+        self._limiter = anyio.CapacityLimiter(16)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A connection inside a transaction, committed on success."""
+        with self.engine.begin() as connection:
+            yield connection
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run ``fn(connection, *args)`` in one transaction in a worker thread."""
+
+        def call() -> T:
+            with self.engine.begin() as connection:
+                return fn(connection, *args)
+
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

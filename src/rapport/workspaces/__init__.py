@@ -1,0 +1,1 @@
+"""Workspaces (tenants), their settings and their API keys."""
