@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from sqlalchemy import Connection
+
 from rapport import __version__
 from rapport.config import Settings, SettingsError
 from rapport.core import migrate
@@ -15,7 +17,7 @@ from rapport.core.db import Database
 from rapport.core.errors import RapportError
 from rapport.core.ids import short_id
 from rapport.core.keys import KeyKind
-from rapport.core.pagination import PageRequest
+from rapport.core.pagination import PageRequest, decode_cursor
 from rapport.workspaces import service, storage
 from rapport.workspaces.schemas import ApiKeyPublic
 
@@ -49,6 +51,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     settings, database = _open(args)
     with database.begin() as conn:
+        if storage.count_workspaces(conn) and args.if_needed:
+            print("rapport init: workspace already set up; see `rapport keys list`")
+            return 0
         if storage.count_workspaces(conn) and not args.force:
             print(
                 "rapport init: this database already has a workspace; its keys were shown when "
@@ -77,14 +82,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-def _workspace_of(conn: object, args: argparse.Namespace) -> str:
+def _workspace_of(conn: Connection, args: argparse.Namespace) -> str:
     if args.workspace:
         return str(args.workspace)
-    from sqlalchemy import select
-
-    from rapport.core.tables import workspaces
-
-    ids = [row[0] for row in conn.execute(select(workspaces.c.id).limit(2))]  # type: ignore[attr-defined]
+    ids = storage.workspace_ids(conn, limit=2)
     if len(ids) != 1:
         raise SystemExit("rapport keys: name the workspace with --workspace")
     return str(ids[0])
@@ -92,7 +93,8 @@ def _workspace_of(conn: object, args: argparse.Namespace) -> str:
 
 def _print_key(key: ApiKeyPublic) -> None:
     used = key.last_used_at.isoformat() if key.last_used_at else "never"
-    print(f"{key.id}  {key.kind.value:<12} {key.status:<8} {key.prefix}…  last used {used}  {key.name}")
+    kind = key.kind.value
+    print(f"{key.id}  {kind:<12} {key.status:<8} {key.prefix}…  last used {used}  {key.name}")
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -107,8 +109,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
                     _print_key(key)
                 if listed.next_token is None:
                     break
-                from rapport.core.pagination import decode_cursor
-
                 page = PageRequest(limit=1000, after=decode_cursor(listed.next_token))
         elif args.action == "create":
             created = service.create_key(conn, workspace_id, KeyKind(args.kind), args.name)
@@ -170,7 +170,12 @@ def build_parser() -> argparse.ArgumentParser:
     init.add_argument("--name", help="display name")
     init.add_argument("--region", help="home region (default: RAPPORT_REGION)")
     init.add_argument("--json", action="store_true", help="print JSON for scripts")
-    init.add_argument("--force", action="store_true", help="add a workspace to a database that has one")
+    init.add_argument(
+        "--force", action="store_true", help="add a workspace to a database that has one"
+    )
+    init.add_argument(
+        "--if-needed", action="store_true", help="do nothing when a workspace exists already"
+    )
     init.set_defaults(func=cmd_init)
 
     keys = commands.add_parser("keys", help="list, create, rotate or revoke API keys")

@@ -38,7 +38,16 @@ JSON_TYPE = b"application/json"
 class Request:
     """One HTTP request, parsed lazily."""
 
-    __slots__ = ("_body", "_headers", "_query", "max_body", "path_params", "receive", "scope", "state")
+    __slots__ = (
+        "_body",
+        "_headers",
+        "_query",
+        "max_body",
+        "path_params",
+        "receive",
+        "scope",
+        "state",
+    )
 
     def __init__(self, scope: Scope, receive: Receive, max_body: int) -> None:
         self.scope = scope

@@ -59,12 +59,14 @@ def build_route(keys: KeyAuthenticator, token_secret: str, ttl_seconds: int) -> 
         principal = await keys.authenticate(grant.client_secret or bearer(request), ADMIN_ONLY)
         claimed = grant.client_id or request.headers.get("rapport-workspace")
         if claimed and claimed != principal.workspace_id:
-            raise Forbidden("This admin key belongs to another workspace", code="workspace_mismatch")
+            raise Forbidden(
+                "This admin key belongs to another workspace", code="workspace_mismatch"
+            )
         token, _ = tokens.issue(token_secret, principal.workspace_id, principal.key_id, ttl_seconds)
         return json_response(
             AccessToken(
                 access_token=token,
-                token_type="Bearer",
+                token_type="Bearer",  # noqa: S106 (the OAuth token type, not a secret)
                 expires_in=ttl_seconds,
                 workspace=principal.workspace_id,
             ),

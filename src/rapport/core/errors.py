@@ -101,7 +101,9 @@ class ValidationFailed(RapportError):
         self.errors = [dict(error) for error in errors]
 
     @classmethod
-    def single(cls, loc: Sequence[str | int], msg: str, type_: str = "value_error") -> ValidationFailed:
+    def single(
+        cls, loc: Sequence[str | int], msg: str, type_: str = "value_error"
+    ) -> ValidationFailed:
         """One error at one location."""
         return cls([{"loc": list(loc), "msg": msg, "type": type_}])
 

@@ -74,9 +74,11 @@ def parse_key(presented: str) -> ParsedKey | None:
     if kind is None:
         return None
     body = presented[3:]
-    key_id, sep, secret = body[:KEY_ID_LENGTH], body[KEY_ID_LENGTH : KEY_ID_LENGTH + 1], body[
-        KEY_ID_LENGTH + 1 :
-    ]
+    key_id, sep, secret = (
+        body[:KEY_ID_LENGTH],
+        body[KEY_ID_LENGTH : KEY_ID_LENGTH + 1],
+        body[KEY_ID_LENGTH + 1 :],
+    )
     if sep != "_" or len(key_id) != KEY_ID_LENGTH or not secret or len(secret) > 128:
         return None
     return ParsedKey(kind=kind, key_id=key_id, secret=secret)

@@ -33,6 +33,14 @@ def upgrade(database: Database, revision: str = "head") -> None:
         command.upgrade(_config(connection), revision)
 
 
+def downgrade(database: Database, revision: str) -> None:
+    """Step the schema back to ``revision`` (``base`` removes every table)."""
+    with database.begin() as connection:
+        if database.dialect == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _PG_LOCK_ID})
+        command.downgrade(_config(connection), revision)
+
+
 def current_revision(database: Database) -> str | None:
     """The schema revision the database is at, or None when it has none."""
     with database.engine.connect() as connection:

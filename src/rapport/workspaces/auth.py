@@ -124,4 +124,3 @@ class KeyAuthenticator:
         )
         self._cache[key_id] = entry
         return entry
-

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
-from datetime import datetime
 
 import msgspec
 from msgspec import UNSET
@@ -26,7 +25,7 @@ from rapport.workspaces.schemas import (
 )
 from rapport.workspaces.storage import KeyRow, WorkspaceRow
 
-TOKEN_SECRET_NAME = "access_token_signing"
+TOKEN_SECRET_NAME = "access_token_signing"  # noqa: S105 (a row name, not a secret)
 
 
 def _public_workspace(row: WorkspaceRow) -> WorkspacePublic:
@@ -86,7 +85,9 @@ def get_workspace(conn: Connection, workspace_id: str) -> WorkspacePublic:
     return _public_workspace(row)
 
 
-def update_workspace(conn: Connection, workspace_id: str, change: WorkspaceUpdate) -> WorkspacePublic:
+def update_workspace(
+    conn: Connection, workspace_id: str, change: WorkspaceUpdate
+) -> WorkspacePublic:
     """Apply a partial update: only the fields present in ``change`` move."""
     current = get_workspace(conn, workspace_id)
     name = current.name if change.name is UNSET else change.name
@@ -162,4 +163,3 @@ def token_secret(conn: Connection, configured: str | None) -> str:
     return storage.insert_secret_if_absent(
         conn, TOKEN_SECRET_NAME, secrets.token_urlsafe(48), utcnow()
     )
-

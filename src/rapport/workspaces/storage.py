@@ -82,6 +82,13 @@ def get_workspace(conn: Connection, workspace_id: str) -> WorkspaceRow | None:
     return None if row is None else _workspace(row)
 
 
+def workspace_ids(conn: Connection, limit: int) -> list[str]:
+    return [
+        str(r[0])
+        for r in conn.execute(select(workspaces.c.id).order_by(workspaces.c.id).limit(limit))
+    ]
+
+
 def count_workspaces(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(workspaces)).scalar_one())
 
@@ -135,9 +142,7 @@ def list_keys(
     query = select(api_keys).where(api_keys.c.workspace_id == workspace_id)
     if page.after is not None:
         created_at, key_id = page.after
-        query = query.where(
-            tuple_(*order) > tuple_(datetime.fromisoformat(created_at), key_id)
-        )
+        query = query.where(tuple_(*order) > tuple_(datetime.fromisoformat(created_at), key_id))
     rows = [_key(r) for r in conn.execute(query.order_by(*order).limit(page.limit + 1))]
     total = None
     if page.with_total:
