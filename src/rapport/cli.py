@@ -133,7 +133,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Migrate once here, before any worker process starts.
     migrate.upgrade(Database(settings.database_url))
     uvicorn.run(
-        "rapport.api.app:create_app",
+        "rapport.api.app:app_from_env",
         factory=True,
         host=args.host,
         port=args.port,

@@ -95,3 +95,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         extra={"region": settings.region, "database": services.database.dialect},
     )
     return app
+
+
+def app_from_env() -> App:
+    """The factory ``rapport serve`` hands to uvicorn: each worker process configures
+    its own logging and builds its own services."""
+    from rapport.logs import configure
+
+    settings = Settings.from_env()
+    configure(settings.log_level, settings.log_format)
+    return create_app(settings)
