@@ -147,6 +147,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    import signal
+
+    from rapport.api.app import build_processor
+    from rapport.ingest.loop import ProcessingLoop
+    from rapport.logs import configure
+
+    settings, database = _open(args)
+    configure(settings.log_level, settings.log_format)
+    loop = ProcessingLoop(build_processor(database), idle_seconds=args.poll)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: loop.stop())
+    print(f"rapport worker: processing {database.dialect} inbox", file=sys.stderr)
+    loop.run()
+    database.dispose()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rapport", description=__doc__)
     parser.add_argument("--version", action="version", version=f"rapport {__version__}")
@@ -160,6 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
+
+    worker = commands.add_parser("worker", help="process ingested messages (scale-out mode)")
+    worker.add_argument("--poll", type=float, default=0.05, help="idle poll interval, seconds")
+    worker.set_defaults(func=cmd_worker)
 
     commands.add_parser("migrate", help="bring the database schema up to date").set_defaults(
         func=cmd_migrate

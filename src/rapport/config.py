@@ -54,6 +54,9 @@ class Settings:
     key_cache_seconds: float = 1.0
     max_body_bytes: int = 1_048_576
     auto_migrate: bool = True
+    # Process ingested messages inside `rapport serve`; turn off when `rapport worker`
+    # processes do it.
+    process_inline: bool = True
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -76,6 +79,9 @@ class Settings:
                 _number(env.get("RAPPORT_MAX_BODY_BYTES", "1048576"), "RAPPORT_MAX_BODY_BYTES")
             ),
             auto_migrate=_bool(env.get("RAPPORT_AUTO_MIGRATE", "true"), "RAPPORT_AUTO_MIGRATE"),
+            process_inline=_bool(
+                env.get("RAPPORT_PROCESS_INLINE", "true"), "RAPPORT_PROCESS_INLINE"
+            ),
             log_level=env.get("RAPPORT_LOG_LEVEL", "INFO").upper(),
             log_format=env.get("RAPPORT_LOG_FORMAT", "json"),
         )

@@ -16,6 +16,11 @@ from rapport.api.openapi import build_document
 from rapport.config import Settings
 from rapport.core import migrate
 from rapport.core.db import Database
+from rapport.ingest import routes as ingest_routes
+from rapport.ingest import storage as inbox_storage
+from rapport.ingest.loop import ProcessingLoop
+from rapport.ingest.writer import GroupCommitter
+from rapport.profiles.processor import Processor
 from rapport.workspaces import routes as workspace_routes
 from rapport.workspaces import service as workspace_service
 from rapport.workspaces.auth import KeyAuthenticator
@@ -36,6 +41,9 @@ class Services:
     keys: KeyAuthenticator
     metrics: Metrics
     token_secret: str
+    committer: GroupCommitter
+    processor: Processor
+    processing: ProcessingLoop | None
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -47,12 +55,30 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         raise SchemaOutOfDate("The database schema is out of date: run `rapport migrate`")
     with database.begin() as conn:
         secret = workspace_service.token_secret(conn, settings.secret_key)
+    metrics = Metrics()
+    processor = build_processor(database, metrics)
+    processing = ProcessingLoop(processor) if settings.process_inline else None
+    committer = GroupCommitter(
+        database,
+        inbox_storage.write_inbox,
+        on_commit=processing.poke if processing is not None else None,
+    )
     return Services(
         settings=settings,
         database=database,
         keys=KeyAuthenticator(database, settings.region, settings.key_cache_seconds),
-        metrics=Metrics(),
+        metrics=metrics,
         token_secret=secret,
+        committer=committer,
+        processor=processor,
+        processing=processing,
+    )
+
+
+def build_processor(database: Database, metrics: Metrics | None = None) -> Processor:
+    """The inbox processor with every domain's hooks (serve and worker share it)."""
+    return Processor(
+        database, observe_lag=metrics.processing_lag.observe if metrics is not None else None
     )
 
 
@@ -66,6 +92,7 @@ def build_routes(services: Services) -> list[Route]:
             services.keys, services.token_secret, services.settings.access_token_ttl_seconds
         ),
         *workspace_routes.build_routes(management, services.database, services.keys),
+        *ingest_routes.build_routes(services.keys, services.committer, services.database),
     ]
 
     def openapi() -> dict[str, Any]:
@@ -80,13 +107,22 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     settings = settings or Settings.from_env()
     services = build_services(settings, database)
 
+    async def startup() -> None:
+        services.committer.start()
+        if services.processing is not None:
+            services.processing.start()
+
     async def shutdown() -> None:
+        services.committer.stop()
+        if services.processing is not None:
+            services.processing.stop()
         services.database.dispose()
 
     app = App(
         build_routes(services),
         max_body_bytes=settings.max_body_bytes,
         metrics=services.metrics,
+        on_startup=[startup],
         on_shutdown=[shutdown],
     )
     app.state = services

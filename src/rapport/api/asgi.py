@@ -50,6 +50,8 @@ class App:
         try:
             route, request.path_params = self.router.match(scope["method"], scope["path"])
             route_name = route.path
+            if route.max_body is not None:
+                request.max_body = route.max_body
             response = await route.endpoint(request)
         except RapportError as error:
             response = json_response(error.body(), error.status, error.headers)

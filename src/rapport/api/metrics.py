@@ -5,7 +5,7 @@ Each process keeps its own registry; scrape every process (or run one per host).
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -26,6 +26,23 @@ class Metrics:
             "Time to answer an HTTP request, by route.",
             ["route", "method"],
             buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+        self.processing_lag = Histogram(
+            "rapport_processing_lag_seconds",
+            "Time from an ingested message's acknowledgement to its processing.",
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0),
+            registry=self.registry,
+        )
+        self.inbox_backlog = Gauge(
+            "rapport_inbox_backlog",
+            "Messages acknowledged but not yet processed (all processes).",
+            registry=self.registry,
+        )
+        self.inbox_oldest_age = Gauge(
+            "rapport_inbox_oldest_age_seconds",
+            "Age of the oldest unprocessed message: the current processing lag.",
             registry=self.registry,
         )
 

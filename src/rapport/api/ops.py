@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
+from sqlalchemy import Connection
 
 from rapport.api.http import Param, Request, Response, Route, json_response
 from rapport.api.metrics import Metrics
 from rapport.core.db import Database
 from rapport.core.errors import ServiceUnavailable
 from rapport.core.keys import KeyKind
+from rapport.ingest import storage as inbox
 from rapport.workspaces.auth import KeyAuthenticator
 
 SURFACES_ONLY = frozenset({KeyKind.SURFACES})
@@ -24,6 +27,10 @@ _DOCS_HTML = b"""<!doctype html>
 <script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
 <script>SwaggerUIBundle({url: "/openapi.json", dom_id: "#ui"});</script>
 </body></html>"""
+
+
+def _inbox_state(conn: Connection) -> tuple[int, float | None]:
+    return inbox.backlog(conn), inbox.oldest_received_at(conn)
 
 
 class Status(msgspec.Struct, omit_defaults=True):
@@ -56,6 +63,9 @@ def build_routes(
         return json_response(Status("ready", database.dialect))
 
     async def metrics_text(request: Request) -> Response:
+        backlog, oldest = await database.run_read(_inbox_state)
+        metrics.inbox_backlog.set(backlog)
+        metrics.inbox_oldest_age.set(0.0 if oldest is None else max(0.0, time.time() - oldest))
         return Response(metrics.render(), media_type=b"text/plain; version=0.0.4; charset=utf-8")
 
     async def openapi_json(request: Request) -> Response:

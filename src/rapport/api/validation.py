@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -21,11 +22,14 @@ def _path_to_loc(path: str) -> list[str | int]:
     return loc
 
 
-def validation_failed(error: msgspec.ValidationError, root: str = "body") -> ValidationFailed:
+def validation_failed(
+    error: msgspec.ValidationError, root: str | Sequence[str | int] = "body"
+) -> ValidationFailed:
     """A :class:`ValidationFailed` pointing at the field msgspec complained about."""
     text = str(error)
     message, _, path = text.partition(" - at `")
-    loc: list[str | int] = [root, *_path_to_loc(path.rstrip("`"))]
+    prefix = [root] if isinstance(root, str) else list(root)
+    loc: list[str | int] = [*prefix, *_path_to_loc(path.rstrip("`"))]
     error_type = "value_error"
     if match := _MISSING.match(message):
         loc.append(match.group(1))
@@ -38,7 +42,7 @@ def validation_failed(error: msgspec.ValidationError, root: str = "body") -> Val
     return ValidationFailed([{"loc": loc, "msg": message, "type": error_type}])
 
 
-def decode_json(body: bytes, type_: Any, root: str = "body") -> Any:
+def decode_json(body: bytes, type_: Any, root: str | Sequence[str | int] = "body") -> Any:
     """Decode and validate ``body`` as ``type_``; 400 if it is not JSON, 422 if invalid."""
     from rapport.core.errors import MalformedJSON
 

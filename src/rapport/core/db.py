@@ -32,12 +32,26 @@ def normalize_url(url: str) -> str:
 def _configure_sqlite(dbapi_connection: sqlite3.Connection, _: ConnectionPoolEntry) -> None:
     # WAL lets readers run beside the single writer; FULL makes each commit survive
     # power loss, which is what "acknowledged" promises.
+    # The driver's own transaction handling is switched off: rapport emits BEGIN itself
+    # (see _begin_sqlite).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    # A transaction that may write takes SQLite's write lock up front (IMMEDIATE): a
+    # deferred one that reads first and writes later can fail with SQLITE_BUSY when
+    # another writer got in between, and busy_timeout cannot help it. Read-only work
+    # asks for a deferred transaction with the `readonly` execution option.
+    if connection.get_execution_options().get("readonly"):
+        connection.exec_driver_sql("BEGIN")
+    else:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_engine(url: str) -> Engine:
@@ -52,6 +66,7 @@ def make_engine(url: str) -> Engine:
             max_overflow=8,
         )
         event.listen(engine, "connect", _configure_sqlite)
+        event.listen(engine, "begin", _begin_sqlite)
         return engine
     if parsed.get_backend_name() == "postgresql":
         return create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
@@ -83,6 +98,22 @@ class Database:
 
         def call() -> T:
             with self.engine.begin() as connection:
+                return fn(connection, *args)
+
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read-only transaction (no write lock on SQLite)."""
+        connection = self.engine.connect().execution_options(readonly=True)
+        with connection, connection.begin():
+            yield connection
+
+    async def run_read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Like :meth:`run`, for work that only reads."""
+
+        def call() -> T:
+            with self.read() as connection:
                 return fn(connection, *args)
 
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)

@@ -11,11 +11,17 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -85,4 +91,117 @@ server_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+)
+
+
+# --- ingestion and profiles -------------------------------------------------------
+# Event times are stored as Unix epoch seconds (float): every dialect sends numbers or
+# ISO strings that we normalise once, and comparisons and windows stay cheap.
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY (its rowid alias).
+SequenceId = BigInteger().with_variant(Integer(), "sqlite")
+
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("seq", SequenceId, primary_key=True, autoincrement=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    # The sender's idempotency key (event_id / messageId); NULL for messages without one.
+    Column("message_id", String(255), nullable=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Index(None, "workspace_id", "message_id", unique=True),
+)
+
+profiles = Table(
+    "profiles",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("properties", JSON, nullable=False),
+    # Per property, the event time of the write that set it: the last write by event
+    # time wins, whatever order messages are processed in.
+    Column("property_times", JSON, nullable=False),
+    Column("counts", JSON, nullable=False),
+    Column("event_count", Integer, nullable=False, default=0),
+    Column("first_seen", Float, nullable=True),
+    Column("last_seen", Float, nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("locale", String(32), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "workspace_id", "id"),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("workspace_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value", String(255), nullable=False),
+    Column("profile_id", String(36), nullable=False),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "kind", "value"),
+    Index(None, "profile_id"),
+)
+
+# An anonymous id may be aliased once: this claim is written when the alias request is
+# accepted, so a conflicting second alias can be refused synchronously with 409.
+aliases = Table(
+    "aliases",
+    metadata,
+    Column("workspace_id", String(64), nullable=False),
+    Column("anonymous_id", String(255), nullable=False),
+    Column("external_id", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "anonymous_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("workspace_id", String(64), nullable=False),
+    Column("event_id", String(255), nullable=False),
+    Column("profile_id", String(36), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("occurred_at", Float, nullable=False),
+    Column("received_at", Float, nullable=False),
+    Column("timezone", String(64), nullable=True),
+    Column("properties", JSON, nullable=False),
+    Column("context", JSON, nullable=False),
+    Column("source", String(16), nullable=False),
+    PrimaryKeyConstraint("workspace_id", "event_id"),
+    Index(None, "profile_id", "occurred_at"),
+    Index(None, "workspace_id", "occurred_at"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("workspace_id", String(64), nullable=False),
+    Column("device_id", String(255), nullable=False),
+    Column("profile_id", String(36), nullable=False),
+    Column("token", Text, nullable=True),
+    Column("os", String(64), nullable=True),
+    Column("os_version", String(64), nullable=True),
+    Column("model", String(128), nullable=True),
+    Column("app_build", String(64), nullable=True),
+    Column("app_version", String(64), nullable=True),
+    Column("token_retired", Boolean, nullable=False, default=False),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "device_id"),
+    Index(None, "profile_id"),
+)
+
+# Identities of erased people (hashed): later messages for them are dropped.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("workspace_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("value_hash", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "kind", "value_hash"),
 )

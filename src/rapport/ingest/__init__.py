@@ -1,0 +1,1 @@
+"""Ingestion: the three dialects become one canonical message stream, durably queued."""

@@ -1,0 +1,64 @@
+"""The processing loop: a thread that drains the inbox, in `serve` or in `worker`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy.exc import DBAPIError
+
+from rapport.profiles.processor import Processor
+
+log = logging.getLogger("rapport.processing")
+
+
+class ProcessingLoop:
+    """Runs :meth:`Processor.process_once` until stopped; wakes early when poked."""
+
+    def __init__(self, processor: Processor, idle_seconds: float = 0.05) -> None:
+        self.processor = processor
+        self.idle_seconds = idle_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.processed = 0
+
+    def poke(self) -> None:
+        """New messages were committed: look now rather than at the next poll."""
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self.run, name="processing", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def run(self) -> None:
+        """Loop until :meth:`stop` (``rapport worker`` calls this in its main thread)."""
+        backoff = 0.5
+        while not self._stop.is_set():
+            try:
+                count = self.processor.process_once()
+            except DBAPIError as exc:
+                # Lost a race with another worker (deadlock, serialization): the batch was
+                # rolled back whole; take it again.
+                log.warning("processing batch rolled back, retrying", extra={"error": str(exc)})
+                self._stop.wait(0.05)
+                continue
+            except Exception:
+                log.exception("processing failed; retrying")
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            backoff = 0.5
+            self.processed += count
+            if count == 0:
+                self._wake.wait(self.idle_seconds)
+                self._wake.clear()

@@ -1,0 +1,208 @@
+"""HTTP endpoints of the three ingestion dialects.
+
+Each one authenticates, validates the whole request, translates it into canonical
+messages and waits for the group commit: a 2xx means the data is in the database;
+a rejected request stores nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from rapport.api.http import Request, Response, Route, empty_response, json_response
+from rapport.api.management import bearer
+from rapport.core.db import Database
+from rapport.core.keys import KeyKind
+from rapport.ingest import aampe, parcelvoy, segment, service
+from rapport.ingest import messages as msg
+from rapport.ingest.common import inbox_rows
+from rapport.ingest.writer import GroupCommitter
+from rapport.workspaces.auth import KeyAuthenticator, Principal
+
+INGEST = frozenset({KeyKind.INGEST})
+# The client dialects may be called from apps, where only a public key is safe.
+CLIENT = frozenset({KeyKind.PUBLIC, KeyKind.INGEST})
+# Segment write keys are embedded in browsers and apps too.
+TRACKING = frozenset({KeyKind.INGEST, KeyKind.PUBLIC})
+
+
+def basic_username(request: Request) -> str | None:
+    """The user name of an ``Authorization: Basic`` header (Segment's write key)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return decoded.partition(":")[0] or None
+
+
+def build_routes(
+    keys: KeyAuthenticator, committer: GroupCommitter, database: Database
+) -> list[Route]:
+    """Ingestion API (Aampe), Client API (Parcelvoy) and Tracking API (Segment)."""
+
+    async def store(principal: Principal, messages: list[msg.Message]) -> None:
+        await committer.submit(inbox_rows(principal.workspace_id, messages))
+
+    # -- Aampe ------------------------------------------------------------------
+    async def aampe_events(request: Request) -> Response:
+        principal = await keys.authenticate(bearer(request), INGEST)
+        messages = aampe.events(await request.json(aampe.EventsBody))
+        await store(principal, messages)
+        return json_response(aampe.Accepted(len(messages)), 202)
+
+    async def aampe_properties(request: Request) -> Response:
+        principal = await keys.authenticate(bearer(request), INGEST)
+        messages = aampe.properties(await request.json(aampe.PropertiesBody))
+        await store(principal, messages)
+        return json_response(aampe.Accepted(len(messages)), 202)
+
+    # -- Parcelvoy ----------------------------------------------------------------
+    async def client_alias(request: Request) -> Response:
+        principal = await keys.authenticate(bearer(request), CLIENT)
+        message = parcelvoy.alias(await request.json(parcelvoy.ClientAlias))
+        rows = inbox_rows(principal.workspace_id, [message])
+        await database.run(service.record_alias, principal.workspace_id, message, rows)
+        return empty_response(204)
+
+    async def client_identify(request: Request) -> Response:
+        principal = await keys.authenticate(bearer(request), CLIENT)
+        await store(principal, [parcelvoy.identify(await request.json(parcelvoy.ClientIdentify))])
+        return empty_response(204)
+
+    async def client_devices(request: Request) -> Response:
+        principal = await keys.authenticate(bearer(request), CLIENT)
+        await store(principal, [parcelvoy.device(await request.json(parcelvoy.ClientDevice))])
+        return empty_response(204)
+
+    async def client_events(request: Request) -> Response:
+        principal = await keys.authenticate(bearer(request), CLIENT)
+        await store(principal, parcelvoy.events(await request.json(parcelvoy.ClientEvents)))
+        return empty_response(204)
+
+    # -- Segment ------------------------------------------------------------------
+    success = segment.Success()
+
+    async def segment_batch(request: Request) -> Response:
+        principal = await keys.authenticate(basic_username(request), TRACKING)
+        request.require_json()
+        await store(principal, segment.batch(await request.body()))
+        return json_response(success)
+
+    def segment_single(kind: str) -> Route:
+        async def endpoint(request: Request) -> Response:
+            principal = await keys.authenticate(basic_username(request), TRACKING)
+            request.require_json()
+            await store(principal, segment.single(await request.body(), kind))
+            return json_response(success)
+
+        return Route(
+            "POST",
+            f"/v1/{kind}",
+            endpoint,
+            name=f"segment_{kind}",
+            summary=f"Segment {kind} call",
+            tags=("Tracking API (Segment)",),
+            body=segment.SegmentMessage,
+            response=segment.Success,
+            security="writeKey",
+            errors=(400, 401, 403, 413, 415, 421, 422),
+            max_body=segment.MAX_MESSAGE_BYTES,
+        )
+
+    errors = (400, 401, 403, 413, 415, 421, 422)
+    aampe_tag, client_tag = ("Ingestion API (Aampe)",), ("Client API (Parcelvoy)",)
+    return [
+        Route(
+            "POST",
+            "/v1/events",
+            aampe_events,
+            name="aampe_events",
+            summary="Send one event or an array of events",
+            tags=aampe_tag,
+            body=aampe.EventsBody,
+            response=aampe.Accepted,
+            status=202,
+            security="ingestKey",
+            errors=errors,
+        ),
+        Route(
+            "POST",
+            "/v1/properties",
+            aampe_properties,
+            name="aampe_properties",
+            summary="Update a contact's properties (also recorded as an event)",
+            tags=aampe_tag,
+            body=aampe.PropertiesBody,
+            response=aampe.Accepted,
+            status=202,
+            security="ingestKey",
+            errors=errors,
+        ),
+        Route(
+            "POST",
+            "/api/client/alias",
+            client_alias,
+            name="client_alias",
+            summary="Merge an anonymous user into a known one (once per anonymous id)",
+            tags=client_tag,
+            body=parcelvoy.ClientAlias,
+            status=204,
+            security="publicKey",
+            errors=(*errors, 409),
+        ),
+        Route(
+            "POST",
+            "/api/client/identify",
+            client_identify,
+            name="client_identify",
+            summary="Identify a user and set their data",
+            tags=client_tag,
+            body=parcelvoy.ClientIdentify,
+            status=204,
+            security="publicKey",
+            errors=errors,
+        ),
+        Route(
+            "POST",
+            "/api/client/devices",
+            client_devices,
+            name="client_devices",
+            summary="Register a device and its push token",
+            tags=client_tag,
+            body=parcelvoy.ClientDevice,
+            status=204,
+            security="publicKey",
+            errors=errors,
+        ),
+        Route(
+            "POST",
+            "/api/client/events",
+            client_events,
+            name="client_events",
+            summary="Send events",
+            tags=client_tag,
+            body=parcelvoy.ClientEvents,
+            status=204,
+            security="publicKey",
+            errors=errors,
+        ),
+        Route(
+            "POST",
+            "/v1/batch",
+            segment_batch,
+            name="segment_batch",
+            summary="Segment batch of calls",
+            tags=("Tracking API (Segment)",),
+            body=segment.SegmentBatch,
+            response=segment.Success,
+            security="writeKey",
+            errors=errors,
+            max_body=segment.MAX_BATCH_BYTES,
+        ),
+        *(segment_single(kind) for kind in segment.TYPES),
+    ]

@@ -1,0 +1,1 @@
+"""Profiles: the identity graph, merges, properties, computed fields, erasure."""
