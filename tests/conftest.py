@@ -216,3 +216,59 @@ def admin(server: ThreadedServer, workspace: Workspace) -> Iterator[httpx.Client
         token = access_token(client, workspace.keys[KeyKind.ADMIN])
         client.headers.update(management_headers(token, workspace.id))
         yield client
+
+
+def wait_processed(database: Database, workspace_id: str, timeout: float = 20.0) -> None:
+    """Wait until the server has processed every queued message of a workspace."""
+    from sqlalchemy import func, select
+
+    from rapport.core.tables import inbox
+
+    deadline = time.monotonic() + timeout
+    query = select(func.count()).select_from(inbox).where(inbox.c.workspace_id == workspace_id)
+    while True:
+        with database.read() as conn:
+            if conn.execute(query).scalar_one() == 0:
+                return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"messages of {workspace_id} still unprocessed after {timeout}s")
+        time.sleep(0.02)
+
+
+@dataclass
+class Ingest:
+    """Clients of the ingestion dialects for one workspace, plus a way to wait."""
+
+    http: httpx.Client
+    workspace: Workspace
+    database: Database
+
+    def auth(self, kind: KeyKind = KeyKind.INGEST) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.workspace.keys[kind]}"}
+
+    def aampe(self, path: str, body: object, kind: KeyKind = KeyKind.INGEST) -> httpx.Response:
+        return self.http.post(path, json=body, headers=self.auth(kind))
+
+    def client(self, path: str, body: object, kind: KeyKind = KeyKind.PUBLIC) -> httpx.Response:
+        return self.http.post(f"/api/client/{path}", json=body, headers=self.auth(kind))
+
+    def segment(self, path: str, body: object, kind: KeyKind = KeyKind.INGEST) -> httpx.Response:
+        return self.http.post(f"/v1/{path}", json=body, auth=(self.workspace.keys[kind], ""))
+
+    def processed(self) -> None:
+        wait_processed(self.database, self.workspace.id)
+
+
+@pytest.fixture
+def ingest(http: httpx.Client, workspace: Workspace, db: Database) -> Ingest:
+    return Ingest(http, workspace, db)
+
+
+def profile_by_external_id(admin: httpx.Client, external_id: str) -> dict[str, object]:
+    """The full profile of the user known by ``external_id``."""
+    found = admin.get("/api/profiles", params={"identity": external_id, "kind": "external_id"})
+    assert found.status_code == 200, found.text
+    [summary] = found.json()["data"]
+    profile = admin.get(f"/api/profiles/{summary['id']}")
+    assert profile.status_code == 200
+    return dict(profile.json())

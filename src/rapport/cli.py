@@ -150,13 +150,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
-    from rapport.api.app import build_processor
-    from rapport.ingest.loop import ProcessingLoop
+    from rapport.api.app import build_loop, build_processor
     from rapport.logs import configure
 
     settings, database = _open(args)
     configure(settings.log_level, settings.log_format)
-    loop = ProcessingLoop(build_processor(database), idle_seconds=args.poll)
+    loop = build_loop(settings, database, build_processor(database))
+    loop.idle_seconds = args.poll
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: loop.stop())
     print(f"rapport worker: processing {database.dialect} inbox", file=sys.stderr)

@@ -57,6 +57,7 @@ class Settings:
     # Process ingested messages inside `rapport serve`; turn off when `rapport worker`
     # processes do it.
     process_inline: bool = True
+    retention_interval_seconds: float = 3600.0
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -81,6 +82,9 @@ class Settings:
             auto_migrate=_bool(env.get("RAPPORT_AUTO_MIGRATE", "true"), "RAPPORT_AUTO_MIGRATE"),
             process_inline=_bool(
                 env.get("RAPPORT_PROCESS_INLINE", "true"), "RAPPORT_PROCESS_INLINE"
+            ),
+            retention_interval_seconds=_number(
+                env.get("RAPPORT_RETENTION_INTERVAL", "3600"), "RAPPORT_RETENTION_INTERVAL"
             ),
             log_level=env.get("RAPPORT_LOG_LEVEL", "INFO").upper(),
             log_format=env.get("RAPPORT_LOG_FORMAT", "json"),

@@ -20,7 +20,9 @@ from rapport.ingest import routes as ingest_routes
 from rapport.ingest import storage as inbox_storage
 from rapport.ingest.loop import ProcessingLoop
 from rapport.ingest.writer import GroupCommitter
+from rapport.profiles import routes as profile_routes
 from rapport.profiles.processor import Processor
+from rapport.profiles.retention import apply_retention
 from rapport.workspaces import routes as workspace_routes
 from rapport.workspaces import service as workspace_service
 from rapport.workspaces.auth import KeyAuthenticator
@@ -57,7 +59,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         secret = workspace_service.token_secret(conn, settings.secret_key)
     metrics = Metrics()
     processor = build_processor(database, metrics)
-    processing = ProcessingLoop(processor) if settings.process_inline else None
+    processing = build_loop(settings, database, processor) if settings.process_inline else None
     committer = GroupCommitter(
         database,
         inbox_storage.write_inbox,
@@ -72,6 +74,14 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         committer=committer,
         processor=processor,
         processing=processing,
+    )
+
+
+def build_loop(settings: Settings, database: Database, processor: Processor) -> ProcessingLoop:
+    """The processing loop with its housekeeping jobs."""
+    return ProcessingLoop(
+        processor,
+        periodic=[(settings.retention_interval_seconds, lambda: apply_retention(database))],
     )
 
 
@@ -92,6 +102,8 @@ def build_routes(services: Services) -> list[Route]:
             services.keys, services.token_secret, services.settings.access_token_ttl_seconds
         ),
         *workspace_routes.build_routes(management, services.database, services.keys),
+        *workspace_routes.build_category_routes(management, services.database),
+        *profile_routes.build_routes(management, services.database),
         *ingest_routes.build_routes(services.keys, services.committer, services.database),
     ]
 

@@ -117,6 +117,7 @@ class ManagementRoutes:
         response: Any = None,
         status: int = 200,
         paged: bool = False,
+        params: Sequence[Param] = (),
         errors: Sequence[int] = (),
     ) -> Route:
         auth = self.auth
@@ -135,7 +136,7 @@ class ManagementRoutes:
             body=body,
             response=response,
             status=status,
-            params=STANDARD_PARAMS + (PAGE_PARAMS if paged else ()),
+            params=(*STANDARD_PARAMS, *(PAGE_PARAMS if paged else ()), *params),
             security=SECURITY_SCHEME,
             errors=(400, 401, 403, 421, *errors),
         )

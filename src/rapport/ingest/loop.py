@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable, Sequence
 
 from sqlalchemy.exc import DBAPIError
 
@@ -15,9 +17,17 @@ log = logging.getLogger("rapport.processing")
 class ProcessingLoop:
     """Runs :meth:`Processor.process_once` until stopped; wakes early when poked."""
 
-    def __init__(self, processor: Processor, idle_seconds: float = 0.05) -> None:
+    def __init__(
+        self,
+        processor: Processor,
+        idle_seconds: float = 0.05,
+        periodic: Sequence[tuple[float, Callable[[], object]]] = (),
+    ) -> None:
         self.processor = processor
         self.idle_seconds = idle_seconds
+        # (interval seconds, job): housekeeping such as retention, run between batches.
+        self.periodic = list(periodic)
+        self._next_run = [time.monotonic() + 5.0 for _ in self.periodic]
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -59,6 +69,17 @@ class ProcessingLoop:
                 continue
             backoff = 0.5
             self.processed += count
+            self._run_periodic()
             if count == 0:
                 self._wake.wait(self.idle_seconds)
                 self._wake.clear()
+
+    def _run_periodic(self) -> None:
+        now = time.monotonic()
+        for index, (interval, job) in enumerate(self.periodic):
+            if now >= self._next_run[index]:
+                self._next_run[index] = now + interval
+                try:
+                    job()
+                except Exception:
+                    log.exception("periodic job failed", extra={"job": repr(job)})

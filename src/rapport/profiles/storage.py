@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
 
 from rapport.core.sql import insert_ignoring_duplicates
-from rapport.core.tables import devices, events, identities, profiles, suppressions
+from rapport.core.tables import aliases, devices, events, identities, profiles, suppressions
+from rapport.profiles.identity import digest
 from rapport.profiles.state import ProfileState
 
 NEG_INF = float("-inf")
@@ -200,3 +202,142 @@ def suppressed(
         )
         found.update((kind, h) for kind, h in rows)
     return found & set(wanted)
+
+
+# --- reads for the Management API -------------------------------------------------
+
+
+def profile_row(conn: Connection, workspace_id: str, profile_id: str) -> Any:
+    return conn.execute(
+        select(profiles).where(profiles.c.workspace_id == workspace_id, profiles.c.id == profile_id)
+    ).first()
+
+
+def devices_of(conn: Connection, profile_id: str) -> list[Any]:
+    return list(
+        conn.execute(
+            select(devices).where(devices.c.profile_id == profile_id).order_by(devices.c.device_id)
+        )
+    )
+
+
+def external_ids(conn: Connection, profile_ids: Sequence[str]) -> dict[str, str]:
+    if not profile_ids:
+        return {}
+    rows = conn.execute(
+        select(identities.c.profile_id, identities.c.value).where(
+            identities.c.profile_id.in_(list(profile_ids)), identities.c.kind == "external_id"
+        )
+    )
+    return {profile_id: value for profile_id, value in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileFilter:
+    """Which profiles a search wants: by identity value and/or one property's value."""
+
+    identity: str | None = None
+    identity_kind: str | None = None
+    property_name: str | None = None
+    property_value: Any = None
+
+
+def _filtered(query: Any, workspace_id: str, search: ProfileFilter) -> Any:
+    query = query.where(profiles.c.workspace_id == workspace_id)
+    if search.identity is not None:
+        matching = select(identities.c.profile_id).where(
+            identities.c.workspace_id == workspace_id, identities.c.value == search.identity
+        )
+        if search.identity_kind is not None:
+            matching = matching.where(identities.c.kind == search.identity_kind)
+        query = query.where(profiles.c.id.in_(matching))
+    if search.property_name is not None:
+        field = profiles.c.properties[search.property_name]
+        value = search.property_value
+        if isinstance(value, bool):
+            query = query.where(field.as_boolean() == value)
+        elif isinstance(value, (int, float)):
+            query = query.where(field.as_float() == float(value))
+        else:
+            query = query.where(field.as_string() == str(value))
+    return query
+
+
+def list_profile_rows(
+    conn: Connection, workspace_id: str, search: ProfileFilter, after: str | None, limit: int
+) -> list[Any]:
+    """Matching profiles ordered by id (time-ordered UUIDv7), ``limit`` after ``after``."""
+    query = _filtered(select(profiles), workspace_id, search)
+    if after is not None:
+        query = query.where(profiles.c.id > after)
+    return list(conn.execute(query.order_by(profiles.c.id).limit(limit)))
+
+
+def count_profiles(conn: Connection, workspace_id: str, search: ProfileFilter) -> int:
+    query = _filtered(select(func.count()).select_from(profiles), workspace_id, search)
+    return int(conn.execute(query).scalar_one())
+
+
+def event_rows(
+    conn: Connection, profile_id: str, after: tuple[float, str] | None, limit: int
+) -> list[Any]:
+    """A profile's events, newest first."""
+    query = select(events).where(events.c.profile_id == profile_id)
+    if after is not None:
+        query = query.where(tuple_(events.c.occurred_at, events.c.event_id) < tuple_(*after))
+    return list(
+        conn.execute(
+            query.order_by(events.c.occurred_at.desc(), events.c.event_id.desc()).limit(limit)
+        )
+    )
+
+
+# --- erasure -------------------------------------------------------------------------
+
+
+def erase_profile(conn: Connection, workspace_id: str, profile_id: str, now: float) -> int:
+    """Delete everything of a person and suppress their identities; rows removed."""
+    pairs = identities_of(conn, profile_id)
+    if pairs:
+        insert_ignoring_duplicates(
+            conn,
+            suppressions,
+            [
+                {
+                    "workspace_id": workspace_id,
+                    "kind": kind,
+                    "value_hash": digest(value),
+                    "created_at": now,
+                }
+                for kind, value in pairs
+            ],
+        )
+        anonymous = [value for kind, value in pairs if kind == "anonymous_id"]
+        external = [value for kind, value in pairs if kind == "external_id"]
+        conn.execute(
+            delete(aliases).where(
+                aliases.c.workspace_id == workspace_id,
+                aliases.c.anonymous_id.in_(anonymous) | aliases.c.external_id.in_(external),
+            )
+        )
+    removed = 0
+    for table in (events, devices, identities):
+        removed += conn.execute(delete(table).where(table.c.profile_id == profile_id)).rowcount
+    removed += conn.execute(delete(profiles).where(profiles.c.id == profile_id)).rowcount
+    return removed
+
+
+def delete_events_before(conn: Connection, workspace_id: str, cutoff: float, limit: int) -> int:
+    """Delete up to ``limit`` events older than ``cutoff`` (retention); rows deleted."""
+    doomed = (
+        select(events.c.event_id)
+        .where(events.c.workspace_id == workspace_id, events.c.occurred_at < cutoff)
+        .limit(limit)
+    )
+    ids = [row[0] for row in conn.execute(doomed)]
+    if not ids:
+        return 0
+    conn.execute(
+        delete(events).where(events.c.workspace_id == workspace_id, events.c.event_id.in_(ids))
+    )
+    return len(ids)

@@ -12,7 +12,9 @@ from rapport.workspaces.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    EventCategories,
     WorkspacePublic,
+    WorkspaceSettingsUpdate,
     WorkspaceUpdate,
 )
 
@@ -117,5 +119,43 @@ def build_routes(
             tags=TAG_KEYS,
             status=204,
             errors=(404,),
+        ),
+    ]
+
+
+def build_category_routes(routes: ManagementRoutes, database: Database) -> list[Route]:
+    """``/api/event-categories``: the workspace's event-name → category rules."""
+
+    async def get_categories(request: Request, ctx: WorkspaceContext) -> Response:
+        workspace = await database.run_read(service.get_workspace, ctx.workspace_id)
+        return json_response(EventCategories(workspace.settings.event_categories))
+
+    async def put_categories(request: Request, ctx: WorkspaceContext) -> Response:
+        body = await request.json(EventCategories)
+        change = WorkspaceUpdate(settings=WorkspaceSettingsUpdate(event_categories=body.rules))
+        updated = await database.run(service.update_workspace, ctx.workspace_id, change)
+        return json_response(EventCategories(updated.settings.event_categories))
+
+    tags = ("Event categories",)
+    return [
+        routes.route(
+            "GET",
+            "/api/event-categories",
+            get_categories,
+            name="get_event_categories",
+            summary="Rules that map event names (exact or glob) to categories and rewards",
+            tags=tags,
+            response=EventCategories,
+        ),
+        routes.route(
+            "PUT",
+            "/api/event-categories",
+            put_categories,
+            name="replace_event_categories",
+            summary="Replace the rules; exact names win over globs, then the first glob",
+            tags=tags,
+            body=EventCategories,
+            response=EventCategories,
+            errors=(422,),
         ),
     ]

@@ -60,6 +60,12 @@ class WorkspaceSettings(Struct, forbid_unknown_fields=True, kw_only=True):
     default_timezone: Annotated[str, Meta(min_length=1, max_length=64)] = "UTC"
 
 
+class EventCategories(Struct, forbid_unknown_fields=True):
+    """The event category rules of a workspace, in order."""
+
+    rules: Annotated[list[EventCategoryRule], Meta(max_length=500)]
+
+
 class WorkspaceSettingsUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
     """A partial settings change: fields left out keep their value."""
 
