@@ -109,6 +109,9 @@ def convert(
         raise _missing(loc, "userId", "userId or anonymousId is required")
     if kind in {"identify", "group"}:
         traits = dict(message.traits or {})
+        if kind == "identify" and isinstance(context.get("traits"), dict):
+            # RudderStack's clients send identify traits in context.traits only.
+            traits = {**context["traits"], **traits}
         if kind == "group":
             group_id = _text(message.groupId)
             if group_id is None:
