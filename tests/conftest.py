@@ -272,3 +272,10 @@ def profile_by_external_id(admin: httpx.Client, external_id: str) -> dict[str, o
     profile = admin.get(f"/api/profiles/{summary['id']}")
     assert profile.status_code == 200
     return dict(profile.json())
+
+
+@pytest.fixture
+def postgres_database_url(tmp_path: Path) -> Iterator[str]:
+    """A fresh PostgreSQL database, for tests of what only PostgreSQL deployments do."""
+    with fresh_database("postgresql", tmp_path) as url:
+        yield url

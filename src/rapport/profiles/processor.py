@@ -165,10 +165,10 @@ class _Batch:
         """The profile these identifiers belong to, creating and merging as needed."""
         owners = {key: self._final(self.owners[key]) for key in keys if key in self.owners}
         external_key = next((k for k in keys if k[0] == ident.EXTERNAL), None)
-        candidates = list(dict.fromkeys(owners.values()))
         if external_key is not None and external_key in owners:
             survivor = owners[external_key]
         else:
+            candidates = list(dict.fromkeys(owners.values()))
             known = [p for p in candidates if self._external_id(p) is not None]
             ranked = known or candidates
             survivor = ranked[0] if ranked else ""
@@ -178,16 +178,25 @@ class _Batch:
                 survivor = ""
             if not survivor:
                 survivor = self._new_profile()
-            if external_key is not None:
-                survivor = self._final(self._attach(external_key, survivor))
         for key in keys:
             owner = owners.get(key)
             if owner is None:
-                if key not in self.owners:
-                    self._attach(key, survivor)
-            elif owner != survivor and self._external_id(owner) is None:
-                self.merge(owner, survivor)
+                # Attaching can find that another worker attached it first.
+                owner = self._final(self._attach(key, survivor))
+            if owner != survivor:
+                survivor = self._reconcile(survivor, owner)
         return self._final(survivor)
+
+    def _reconcile(self, survivor: str, other: str) -> str:
+        """Two profiles claim one person: fold the anonymous one into the known one.
+        Two known users are different people, whatever identifiers they share."""
+        if self._external_id(other) is None:
+            self.merge(other, survivor)
+            return survivor
+        if self._external_id(survivor) is None:
+            self.merge(survivor, other)
+            return other
+        return survivor
 
     def merge(self, loser: str, survivor: str) -> None:
         """Fold ``loser`` into ``survivor``: state, identities, events, devices, hooks."""
