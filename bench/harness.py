@@ -95,7 +95,7 @@ def baseline_server() -> Iterator[Server]:
     command = [
         PYTHON, "-m", "uvicorn", "bench.baseline:app", "--port", str(port),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
-        "--log-level", "warning", "--no-server-header",
+        "--log-level", "warning", "--no-server-header", "--no-proxy-headers",
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     server = Server(f"http://127.0.0.1:{port}", process, workdir)

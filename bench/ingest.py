@@ -18,9 +18,11 @@ import time
 
 import httpx
 
-from bench.harness import Server, baseline_server, lua_string, rapport_server, report, wrk
+from bench.harness import Load, Server, baseline_server, lua_string, rapport_server, report, wrk
 
-SECONDS = 6.0
+# Many concurrent senders, as an ingestion endpoint sees: with durable commits the
+# throughput is what one fsync carries, so it grows with concurrency (group commit).
+SECONDS, CONNECTIONS = 6.0, 128
 
 _COUNTER = """
 local tid = 0
@@ -154,40 +156,55 @@ def wait_drained(server: Server, timeout: float = 120.0) -> str:
 def main() -> None:
     nonce = str(time.time_ns())
     with baseline_server() as baseline:
-        base_single = wrk(baseline.url, single_event_script("unused", nonce), seconds=SECONDS)
-        base_batch = wrk(baseline.url, batch_script("unused", nonce), seconds=SECONDS)
-    with rapport_server() as server:
-        key = server.keys["ingest"]
-        single = wrk(server.url, single_event_script(key, nonce), seconds=SECONDS)
-        batch = wrk(server.url, batch_script(key, nonce), seconds=SECONDS)
+        base_single = wrk(
+            baseline.url, single_event_script("-", nonce), seconds=SECONDS, connections=CONNECTIONS
+        )
+        base_batch = wrk(
+            baseline.url, batch_script("-", nonce), seconds=SECONDS, connections=CONNECTIONS
+        )
+    # The acknowledgement path alone: processing deferred (it is asynchronous by design;
+    # the inbox absorbs bursts), then the default configuration, processing inline.
+    figures: dict[str, tuple[Load, Load]] = {}
+    for label, inline in (("ingestion only", "false"), ("processing inline", "true")):
+        with rapport_server(RAPPORT_PROCESS_INLINE=inline) as server:
+            key = server.keys["ingest"]
+            figures[label] = (
+                wrk(
+                    server.url,
+                    single_event_script(key, nonce),
+                    seconds=SECONDS,
+                    connections=CONNECTIONS,
+                ),
+                wrk(server.url, batch_script(key, nonce), seconds=SECONDS, connections=CONNECTIONS),
+            )
     with rapport_server() as server:
         accepted, rate = steady_stream(server, 5000, seconds=20.0)
         metrics = wait_drained(server)
         p99, observed = _lag_quantile(metrics, 0.99)
-    report(
-        "ingestion (SQLite, synchronous=FULL, one `rapport serve` process)",
-        [
+    rows = []
+    for label, (single, batch) in figures.items():
+        rows += [
             (
-                "single event POST /v1/events",
+                f"single event POST /v1/events, {label}",
                 single.describe(),
-                f"baseline {base_single.describe()}: "
-                f"{single.requests_per_second / base_single.requests_per_second:.0%}"
-                " (target ≥ 40%)",
+                f"{single.requests_per_second / base_single.requests_per_second:.0%} of "
+                f"baseline {base_single.describe()} (target ≥ 40%)",
             ),
             (
-                "batches of 100 events",
+                f"batches of 100 events, {label}",
                 f"{batch.requests_per_second * 100:,.0f} events/s (p99 {batch.p99_ms:.1f} ms)",
-                f"baseline {base_batch.requests_per_second * 100:,.0f} events/s: "
-                f"{batch.requests_per_second / base_batch.requests_per_second:.0%}"
-                " (target ≥ 100,000 events/s)",
+                f"{batch.requests_per_second / base_batch.requests_per_second:.0%} of baseline "
+                f"{base_batch.requests_per_second * 100:,.0f} events/s (target ≥ 100,000)",
             ),
-            (
-                "processing at 5,000 events/s",
-                f"{rate:,.0f} events/s sent for 20 s, {observed:,} processed",
-                f"p99 lag ≤ {p99:g} s (target < 1 s); accepted {accepted:,}",
-            ),
-        ],
+        ]
+    rows.append(
+        (
+            "processing a steady 5,000 events/s",
+            f"{rate:,.0f} events/s sent for 20 s; {observed:,} processed",
+            f"p99 lag ≤ {p99:g} s (target < 1 s); {accepted:,} acknowledged",
+        )
     )
+    report(f"ingestion (SQLite, synchronous=FULL, one process, {CONNECTIONS} connections)", rows)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from typing import IO
 
 from sqlalchemy import Connection
 
@@ -143,6 +144,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         server_header=False,
+        # Trust X-Forwarded-For only when asked: behind a proxy, pass --proxy-headers.
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
     return 0
 
@@ -165,6 +169,42 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import(args: argparse.Namespace) -> int:
+    """Thin wrapper: the work is in :mod:`rapport.ingest.importer`."""
+    from pathlib import Path
+
+    from rapport.api.app import build_processor
+    from rapport.ingest.importer import ImportFile, InputError
+    from rapport.ingest.importer_report import Progress
+
+    rejects: IO[bytes] | None = None
+    try:
+        with ImportFile(Path(args.file), args.format, args.kind) as export:
+            if args.rejects:
+                rejects = Path(args.rejects).open("wb")  # noqa: SIM115 (closed below)
+            _, database = _open(args)
+            drain = None if args.no_process else build_processor(database).drain
+            try:
+                summary = export.run(
+                    database,
+                    workspace=args.workspace,
+                    dry_run=args.dry_run,
+                    drain=drain,
+                    rejects=rejects,
+                    progress=Progress(sys.stderr),
+                )
+            finally:
+                database.dispose()
+    except (InputError, OSError) as exc:
+        print(f"rapport import: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if rejects is not None:
+            rejects.close()
+    print(json.dumps(summary.to_json()) if args.json else summary.render())
+    return summary.exit_code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rapport", description=__doc__)
     parser.add_argument("--version", action="version", version=f"rapport {__version__}")
@@ -177,6 +217,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--proxy-headers",
+        action="store_true",
+        help="take the client address from X-Forwarded-For (behind a reverse proxy)",
+    )
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies trusted with --proxy-headers (comma-separated, default 127.0.0.1)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     worker = commands.add_parser("worker", help="process ingested messages (scale-out mode)")
@@ -210,6 +260,28 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("rotate", "revoke"):
         actions.add_parser(action).add_argument("key_id")
     keys.set_defaults(func=cmd_keys)
+
+    imports = commands.add_parser(
+        "import",
+        help="import a warehouse export of events or user attributes (JSONL, CSV, Parquet)",
+        description="Import events or user attributes. Exit status: 0 every row imported, "
+        "1 some rows rejected (the others imported), 2 the file cannot be imported.",
+    )
+    imports.add_argument("file", help=".jsonl/.ndjson/.json, .csv (optionally .gz), .parquet")
+    imports.add_argument("--format", choices=["jsonl", "csv", "parquet"], help="override")
+    imports.add_argument(
+        "--kind", choices=["events", "users"], help="default: events if there is an event column"
+    )
+    imports.add_argument("--workspace", help="workspace id (needed when there are several)")
+    imports.add_argument("--dry-run", action="store_true", help="validate only; write nothing")
+    imports.add_argument(
+        "--no-process",
+        action="store_true",
+        help="only queue the rows; leave processing to a running `rapport serve`/`worker`",
+    )
+    imports.add_argument("--rejects", metavar="FILE", help="write rejected rows here (JSON lines)")
+    imports.add_argument("--json", action="store_true", help="print the summary as JSON")
+    imports.set_defaults(func=cmd_import)
     return parser
 
 

@@ -129,6 +129,8 @@ def test_the_readme_quickstart_works_as_printed(served: str, fresh_database_url:
     out = result.stdout
     assert '{"status":"ok"}' in out
     assert '"id":"default"' in out
-    assert '"kind":"ingest"' in out
-    assert '"key":"ik_' in out
+    assert '{"accepted":2}' in out
+    assert '"external_id":"user-42"' in out
+    assert '"event_count":2' in out
+    assert '"next_token":' in out
     assert '"total":' in out

@@ -111,16 +111,22 @@ class GroupCommitter:
             self.rows_committed += len(rows)
             if self.on_commit is not None:
                 self.on_commit()
+        # One wake-up per event loop, not per request: each call_soon_threadsafe is a
+        # write to the loop's self-pipe.
+        by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
         for pending in batch:
-            pending.loop.call_soon_threadsafe(_settle, pending.future, error)
+            by_loop.setdefault(pending.loop, []).append(pending.future)
+        for loop, futures in by_loop.items():
+            loop.call_soon_threadsafe(_settle, futures, error)
 
 
-def _settle(future: asyncio.Future[None], error: BaseException | None) -> None:
-    if future.done():  # the request was cancelled (client went away)
-        return
-    if error is None:
-        future.set_result(None)
-    else:
-        future.set_exception(
-            ServiceUnavailable("Could not store the data; nothing was accepted. Retry.")
-        )
+def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for future in futures:
+        if future.done():  # the request was cancelled (client went away)
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(
+                ServiceUnavailable("Could not store the data; nothing was accepted. Retry.")
+            )

@@ -329,7 +329,7 @@ class Processor:
         self,
         database: Database,
         *,
-        batch_size: int = 2000,
+        batch_size: int = 500,
         merge_hooks: Sequence[MergeHook] = (),
         event_hooks: Sequence[EventHook] = (),
         observe_lag: Callable[[float], None] | None = None,

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, tuple_, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, tuple_, update
 
 from rapport.core.sql import insert_ignoring_duplicates
 from rapport.core.tables import aliases, devices, events, identities, profiles, suppressions
@@ -79,10 +79,20 @@ def save_profiles(conn: Connection, states: Iterable[ProfileState], now: float) 
                 for s in new
             ],
         )
-    for state in changed:
-        conn.execute(
-            update(profiles).where(profiles.c.id == state.id).values(**_profile_values(state, now))
-        )
+    if changed:
+        # One statement, many parameter sets: building a statement per profile costs
+        # more than running it.
+        conn.execute(_UPDATE_PROFILE, [{"_id": s.id, **_profile_values(s, now)} for s in changed])
+
+
+_UPDATE_PROFILE = (
+    update(profiles)
+    .where(profiles.c.id == bindparam("_id"))
+    .values({name: bindparam(name) for name in (
+        "properties", "property_times", "counts", "event_count", "first_seen", "last_seen",
+        "timezone", "locale", "updated_at",
+    )})
+)  # fmt: skip
 
 
 def delete_profile(conn: Connection, profile_id: str) -> None:

@@ -7,6 +7,7 @@ revocation through this process evict at once.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ class _Entry:
     active: bool
     rotated_at: datetime | None
     fetched: float
+    needs_touch: bool
 
 
 class KeyAuthenticator:
@@ -52,6 +54,9 @@ class KeyAuthenticator:
         self.region = region
         self.cache_seconds = cache_seconds
         self._cache: dict[str, _Entry] = {}
+        # One database read per key at a time: when a cached key expires under load,
+        # the requests that notice wait for a single refresh instead of each reading.
+        self._loading: dict[str, asyncio.Future[_Entry | None]] = {}
 
     def forget(self, key_id: str) -> None:
         """Drop a key from the cache (after rotation or revocation)."""
@@ -64,9 +69,7 @@ class KeyAuthenticator:
         parsed = keyfmt.parse_key(presented.strip())
         if parsed is None:
             raise Unauthorized("The API key is not valid")
-        entry = self._cache.get(parsed.key_id)
-        if entry is None or time.monotonic() - entry.fetched > self.cache_seconds:
-            entry = await self.database.run(self._load, parsed.key_id)
+        entry = await self._entry(parsed.key_id)
         if (
             entry is None
             or not entry.active
@@ -86,9 +89,7 @@ class KeyAuthenticator:
     async def still_valid(self, key_id: str, issued_at: datetime) -> bool:
         """Whether a token issued at ``issued_at`` by ``key_id`` still stands: access
         tokens die with their admin key's revocation or rotation."""
-        entry = self._cache.get(key_id)
-        if entry is None or time.monotonic() - entry.fetched > self.cache_seconds:
-            entry = await self.database.run(self._load, key_id)
+        entry = await self._entry(key_id)
         if entry is None or not entry.active or entry.kind is not KeyKind.ADMIN:
             return False
         return entry.rotated_at is None or entry.rotated_at <= issued_at
@@ -102,17 +103,34 @@ class KeyAuthenticator:
                 extra={"region": region},
             )
 
+    async def _entry(self, key_id: str) -> _Entry | None:
+        entry = self._cache.get(key_id)
+        if entry is not None and time.monotonic() - entry.fetched <= self.cache_seconds:
+            return entry
+        loading = self._loading.get(key_id)
+        if loading is not None:
+            return await asyncio.shield(loading)
+        loading = asyncio.get_running_loop().create_future()
+        self._loading[key_id] = loading
+        try:
+            entry = await self.database.run_read(self._load, key_id)
+            if entry is not None and entry.needs_touch:
+                await self.database.run(storage.touch_key, key_id, utcnow())
+            loading.set_result(entry)
+        except BaseException as exc:
+            loading.set_exception(exc)
+            loading.exception()  # retrieved: waiters (if any) re-raise it themselves
+            raise
+        finally:
+            del self._loading[key_id]
+        return entry
+
     def _load(self, conn: Connection, key_id: str) -> _Entry | None:
         found = storage.get_key_with_region(conn, key_id)
         if found is None:
             self._cache.pop(key_id, None)
             return None
         row, region = found
-        now = utcnow()
-        if row.revoked_at is None and (
-            row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION
-        ):
-            storage.touch_key(conn, key_id, now)
         entry = _Entry(
             secret_hash=row.secret_hash,
             workspace_id=row.workspace_id,
@@ -121,6 +139,8 @@ class KeyAuthenticator:
             active=row.revoked_at is None,
             rotated_at=row.rotated_at,
             fetched=time.monotonic(),
+            needs_touch=row.revoked_at is None
+            and (row.last_used_at is None or utcnow() - row.last_used_at > LAST_USED_RESOLUTION),
         )
         self._cache[key_id] = entry
         return entry
