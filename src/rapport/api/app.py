@@ -16,6 +16,10 @@ from rapport.api.openapi import build_document
 from rapport.config import Settings
 from rapport.core import migrate
 from rapport.core.db import Database
+from rapport.decide import routes as decide_routes
+from rapport.decide.catalog import Catalog
+from rapport.decide.engine import Decider, write_decisions
+from rapport.decide.feedback import Feedback
 from rapport.ingest import routes as ingest_routes
 from rapport.ingest import storage as inbox_storage
 from rapport.ingest.loop import ProcessingLoop
@@ -23,6 +27,8 @@ from rapport.ingest.writer import GroupCommitter
 from rapport.profiles import routes as profile_routes
 from rapport.profiles.processor import Processor
 from rapport.profiles.retention import apply_retention
+from rapport.surfaces import content as content_routes
+from rapport.surfaces import routes as surface_routes
 from rapport.workspaces import routes as workspace_routes
 from rapport.workspaces import service as workspace_service
 from rapport.workspaces.auth import KeyAuthenticator
@@ -46,6 +52,9 @@ class Services:
     committer: GroupCommitter
     processor: Processor
     processing: ProcessingLoop | None
+    catalog: Catalog
+    decider: Decider
+    feedback: Feedback
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -58,13 +67,16 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     with database.begin() as conn:
         secret = workspace_service.token_secret(conn, settings.secret_key)
     metrics = Metrics()
-    processor = build_processor(database, metrics)
+    catalog = Catalog()
+    feedback = Feedback(catalog)
+    processor = build_processor(database, metrics, feedback)
     processing = build_loop(settings, database, processor) if settings.process_inline else None
     committer = GroupCommitter(
         database,
         inbox_storage.write_inbox,
         on_commit=processing.poke if processing is not None else None,
     )
+    decisions = GroupCommitter(database, write_decisions)
     return Services(
         settings=settings,
         database=database,
@@ -74,6 +86,9 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         committer=committer,
         processor=processor,
         processing=processing,
+        catalog=catalog,
+        decider=Decider(database, decisions, catalog),
+        feedback=feedback,
     )
 
 
@@ -85,10 +100,16 @@ def build_loop(settings: Settings, database: Database, processor: Processor) -> 
     )
 
 
-def build_processor(database: Database, metrics: Metrics | None = None) -> Processor:
+def build_processor(
+    database: Database, metrics: Metrics | None = None, feedback: Feedback | None = None
+) -> Processor:
     """The inbox processor with every domain's hooks (serve and worker share it)."""
+    feedback = feedback or Feedback(Catalog())
     return Processor(
-        database, observe_lag=metrics.processing_lag.observe if metrics is not None else None
+        database,
+        merge_hooks=[feedback.on_merge],
+        event_hooks=[feedback.on_events],
+        observe_lag=metrics.processing_lag.observe if metrics is not None else None,
     )
 
 
@@ -103,8 +124,13 @@ def build_routes(services: Services) -> list[Route]:
         ),
         *workspace_routes.build_routes(management, services.database, services.keys),
         *workspace_routes.build_category_routes(management, services.database),
-        *profile_routes.build_routes(management, services.database),
+        *profile_routes.build_routes(
+            management, services.database, erase_hooks=[services.feedback.on_erase]
+        ),
+        *surface_routes.build_routes(management, services.database),
+        *decide_routes.build_routes(management, services.database, services.catalog),
         *ingest_routes.build_routes(services.keys, services.committer, services.database),
+        *content_routes.build_routes(services.keys, services.decider),
     ]
 
     def openapi() -> dict[str, Any]:
@@ -121,11 +147,13 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
 
     async def startup() -> None:
         services.committer.start()
+        services.decider.committer.start()
         if services.processing is not None:
             services.processing.start()
 
     async def shutdown() -> None:
         services.committer.stop()
+        services.decider.committer.stop()
         if services.processing is not None:
             services.processing.stop()
         services.database.dispose()

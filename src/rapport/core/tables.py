@@ -205,3 +205,86 @@ suppressions = Table(
     Column("created_at", Float, nullable=False),
     PrimaryKeyConstraint("workspace_id", "kind", "value_hash"),
 )
+
+
+# --- surfaces, assignments and agents ----------------------------------------------
+
+surfaces = Table(
+    "surfaces",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    # Control settings and reward rules (rapport.surfaces.schemas.SurfaceConfig).
+    Column("config", JSON, nullable=False),
+    Column("default_variant_id", String(36), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "workspace_id", "id"),
+)
+
+variants = Table(
+    "variants",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column(
+        "surface_id",
+        String(36),
+        ForeignKey("surfaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(200), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # {dimension: label}: what the agents learn about.
+    Column("labels", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index(None, "surface_id", "id"),
+)
+
+# One decision: kept with its outcome, so reports and attribution read one table.
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("surface_id", String(36), nullable=False),
+    # The profile when the user was known at decision time (moved on merges), and the
+    # identifier the app asked with (stickiness for users not yet processed).
+    Column("profile_id", String(36), nullable=True),
+    Column("contact_id", String(255), nullable=True),
+    Column("variant_id", String(36), nullable=False),
+    # The variant the app reported showing when it showed an alternate.
+    Column("shown_variant_id", String(36), nullable=True),
+    Column("alternates", JSON, nullable=False),
+    Column("policy", String(16), nullable=False),
+    Column("policy_version", String(32), nullable=False),
+    Column("context", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("exposed_at", Float, nullable=True),
+    Column("clicked_at", Float, nullable=True),
+    Column("converted_at", Float, nullable=True),
+    Column("reward", Float, nullable=True),
+    Column("conversion_event_id", String(255), nullable=True),
+    Index(None, "workspace_id", "profile_id", "surface_id", "created_at"),
+    Index(None, "workspace_id", "contact_id", "surface_id", "created_at"),
+    Index(None, "workspace_id", "surface_id", "created_at"),
+)
+
+# Beta-Bernoulli evidence per (scope, dimension, label): scope is a profile id (the
+# user's agent), "*" (the workspace population) or "ctx:<name>:<value>" (the population
+# in one context, e.g. ctx:daypart:evening).
+agent_stats = Table(
+    "agent_stats",
+    metadata,
+    Column("workspace_id", String(64), nullable=False),
+    Column("scope", String(64), nullable=False),
+    Column("dimension", String(64), nullable=False),
+    Column("label", String(255), nullable=False),
+    Column("trials", Float, nullable=False),
+    Column("successes", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    PrimaryKeyConstraint("workspace_id", "scope", "dimension", "label"),
+)

@@ -1,0 +1,1 @@
+"""Agents, policies, assignments and attribution."""

@@ -1,0 +1,119 @@
+"""Per-process caches of what every decision reads: surfaces and population learning.
+
+Both change rarely compared with how often they are read (every Content API request),
+so each process keeps them for about a second instead of reading them per request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from rapport.decide import storage
+from rapport.decide.model import Candidate, Counts, StatKey
+from rapport.surfaces import storage as surface_storage
+from rapport.surfaces.schemas import SurfaceConfig
+from rapport.surfaces.service import config_of
+from rapport.workspaces import storage as workspace_storage
+from rapport.workspaces.schemas import WorkspaceSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    id: str
+    name: str
+    labels: dict[str, str]
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class SurfacePlan:
+    """A surface as the decision engine sees it."""
+
+    id: str
+    status: str
+    config: SurfaceConfig
+    default_variant_id: str | None
+    variants: dict[str, Variant]
+    candidates: tuple[Candidate, ...] = field(default=())
+
+    @property
+    def default(self) -> Variant | None:
+        if self.default_variant_id is None:
+            return None
+        return self.variants.get(self.default_variant_id)
+
+
+def load_plans(conn: Connection, workspace_id: str) -> dict[str, SurfacePlan]:
+    """Every surface of a workspace with its variants."""
+    rows = surface_storage.all_surfaces(conn, workspace_id)
+    variants = surface_storage.variants_of(conn, [r.id for r in rows])
+    plans: dict[str, SurfacePlan] = {}
+    for row in rows:
+        found = {
+            v.id: Variant(v.id, v.name, dict(v.labels), dict(v.payload)) for v in variants[row.id]
+        }
+        plans[row.id] = SurfacePlan(
+            id=row.id,
+            status=row.status,
+            config=config_of(row),
+            default_variant_id=row.default_variant_id,
+            variants=found,
+            candidates=tuple(Candidate(v.id, v.labels) for v in found.values()),
+        )
+    return plans
+
+
+class Catalog:
+    """Surfaces and population statistics per workspace, refreshed after ``ttl`` seconds."""
+
+    def __init__(self, ttl: float = 1.0) -> None:
+        self.ttl = ttl
+        self._plans: dict[str, tuple[float, dict[str, SurfacePlan]]] = {}
+        self._population: dict[str, tuple[float, dict[str, dict[StatKey, Counts]]]] = {}
+        self._settings: dict[str, tuple[float, WorkspaceSettings]] = {}
+
+    def forget(self, workspace_id: str) -> None:
+        self._plans.pop(workspace_id, None)
+        self._population.pop(workspace_id, None)
+        self._settings.pop(workspace_id, None)
+
+    def settings(self, conn: Connection, workspace_id: str) -> WorkspaceSettings:
+        cached = self._settings.get(workspace_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.ttl * 5:
+            return cached[1]
+        row = workspace_storage.get_workspace(conn, workspace_id)
+        settings = row.settings if row is not None else WorkspaceSettings()
+        self._settings[workspace_id] = (now, settings)
+        return settings
+
+    def plans(
+        self, conn: Connection, workspace_id: str, wanted: Sequence[str] = ()
+    ) -> dict[str, SurfacePlan]:
+        """The workspace's surfaces; read afresh when stale or when one of ``wanted`` is
+        missing (it may have been created a moment ago)."""
+        cached = self._plans.get(workspace_id)
+        now = time.monotonic()
+        if (
+            cached is not None
+            and now - cached[0] < self.ttl
+            and all(surface_id in cached[1] for surface_id in wanted)
+        ):
+            return cached[1]
+        plans = load_plans(conn, workspace_id)
+        self._plans[workspace_id] = (now, plans)
+        return plans
+
+    def population(self, conn: Connection, workspace_id: str) -> dict[str, dict[StatKey, Counts]]:
+        cached = self._population.get(workspace_id)
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        stats = storage.population_stats(conn, workspace_id)
+        self._population[workspace_id] = (now, stats)
+        return stats

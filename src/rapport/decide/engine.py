@@ -1,0 +1,271 @@
+"""Decisions: which variant each user sees on each surface, right now.
+
+A request reads, in one read-only transaction, who the user is, their latest decision
+per surface and their agent's evidence; picks per surface (sticky reuse, holdout,
+frequency gap, or a Thompson sample from the agent); then hands the new assignments
+(and the trials they count) to a group committer, so the answer goes out only once the
+decision is stored: feedback that echoes an assignment id always finds it.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection
+
+from rapport.core.db import Database
+from rapport.core.ids import uuid7
+from rapport.decide import storage
+from rapport.decide.catalog import Catalog, SurfacePlan, Variant
+from rapport.decide.context import day_part
+from rapport.decide.model import (
+    DEFAULT_POLICY,
+    Candidate,
+    Counts,
+    Policy,
+    StatKey,
+    choose,
+    in_holdout,
+)
+from rapport.decide.model import stat_keys as keys_of
+from rapport.ingest.writer import GroupCommitter
+from rapport.profiles import identity as ident
+from rapport.profiles import storage as profile_storage
+
+# How a decision was made; only "agent" decisions are learned from.
+AGENT, HOLDOUT, STICKY_GAP, FALLBACK, PAUSED = "agent", "holdout", "gap", "fallback", "paused"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One surface's answer for one user."""
+
+    surface_id: str
+    assignment_id: str
+    variant: Variant
+    alternates: tuple[str, ...]
+    policy: str
+    min_gap_days: float
+
+    @property
+    def personalized(self) -> bool:
+        return self.policy == AGENT
+
+    def alternate_ids(self) -> list[str]:
+        """``<assignment id>.<rank>`` for each alternate, best first."""
+        return [f"{self.assignment_id}.{rank}" for rank in range(1, len(self.alternates) + 1)]
+
+
+@dataclass
+class _Snapshot:
+    """What one request read."""
+
+    plans: dict[str, SurfacePlan]
+    profile_id: str | None
+    timezone: str | None
+    latest: dict[str, Any]
+    user: dict[StatKey, Counts]
+    population: dict[str, dict[StatKey, Counts]]
+    default_timezone: str = "UTC"
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+
+def split_alternate_id(value: str) -> tuple[str, int]:
+    """``(assignment id, rank)``; rank 0 is the decision itself."""
+    head, dot, tail = value.rpartition(".")
+    if dot and tail.isdigit() and head:
+        return head, int(tail)
+    return value, 0
+
+
+def decision_increments(
+    scopes: Sequence[str], variant: Variant
+) -> dict[tuple[str, str, str], tuple[float, float]]:
+    """One trial for each of ``variant``'s statistics in each scope."""
+    keys = keys_of(Candidate(variant.id, variant.labels))
+    return {(scope, d, label): (1.0, 0.0) for scope in scopes for d, label in keys}
+
+
+def write_decisions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """The group committer's write: assignments, then the trials they count."""
+    now = time.time()
+    by_workspace: dict[str, dict[tuple[str, str, str], tuple[float, float]]] = {}
+    assignment_rows = []
+    for row in rows:
+        increments = by_workspace.setdefault(row["workspace_id"], {})
+        for key, (trials, successes) in row["_increments"].items():
+            before = increments.get(key, (0.0, 0.0))
+            increments[key] = (before[0] + trials, before[1] + successes)
+        assignment_rows.append({k: v for k, v in row.items() if k != "_increments"})
+    storage.insert_assignments(conn, assignment_rows)
+    for workspace_id, increments in by_workspace.items():
+        storage.add_stats(conn, workspace_id, increments, now)
+
+
+class Decider:
+    """Makes and stores decisions; one per process."""
+
+    def __init__(
+        self,
+        database: Database,
+        committer: GroupCommitter,
+        catalog: Catalog,
+        policy: Policy = DEFAULT_POLICY,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.database = database
+        self.committer = committer
+        self.catalog = catalog
+        self.policy = policy
+        self.rng = rng or random.Random()
+
+    async def decide(
+        self,
+        workspace_id: str,
+        contact_id: str,
+        surface_ids: Sequence[str],
+        *,
+        device: str | None = None,
+        now: float | None = None,
+    ) -> dict[str, Decision | None]:
+        """A decision per requested surface; None for surfaces that do not exist.
+
+        Surfaces whose answer is not personalized (holdout, gap, paused) are decided too:
+        the caller chooses whether to show their default.
+        """
+        now = time.time() if now is None else now
+        snapshot = await self.database.run_read(self._read, workspace_id, contact_id, surface_ids)
+        decisions: dict[str, Decision | None] = {}
+        for surface_id in surface_ids:
+            plan = snapshot.plans.get(surface_id)
+            if plan is None or plan.status == "archived" or plan.default is None:
+                decisions[surface_id] = None
+                continue
+            decisions[surface_id] = self._decide_one(
+                workspace_id, contact_id, plan, snapshot, device, now
+            )
+        await self.committer.submit(snapshot.rows)
+        return decisions
+
+    def _read(
+        self, conn: Connection, workspace_id: str, contact_id: str, surface_ids: Sequence[str]
+    ) -> _Snapshot:
+        plans = self.catalog.plans(conn, workspace_id, surface_ids)
+        owners = profile_storage.lookup_identities(
+            conn, workspace_id, [(ident.EXTERNAL, contact_id), (ident.ANONYMOUS, contact_id)]
+        )
+        profile_id = owners.get((ident.EXTERNAL, contact_id)) or owners.get(
+            (ident.ANONYMOUS, contact_id)
+        )
+        timezone = None
+        if profile_id is not None:
+            row = profile_storage.profile_row(conn, workspace_id, profile_id)
+            timezone = row.timezone if row is not None else None
+        latest = {
+            surface_id: storage.latest_assignment(
+                conn, workspace_id, surface_id, profile_id, [contact_id]
+            )
+            for surface_id in dict.fromkeys(surface_ids)
+            if surface_id in plans
+        }
+        user = storage.stats_for(conn, workspace_id, [profile_id])[profile_id] if profile_id else {}
+        population = self.catalog.population(conn, workspace_id)
+        default_timezone = self.catalog.settings(conn, workspace_id).default_timezone
+        return _Snapshot(plans, profile_id, timezone, latest, user, population, default_timezone)
+
+    def _decide_one(
+        self,
+        workspace_id: str,
+        contact_id: str,
+        plan: SurfacePlan,
+        snap: _Snapshot,
+        device: str | None,
+        now: float,
+    ) -> Decision:
+        control = plan.config.control
+        latest = snap.latest.get(plan.id)
+        default = plan.default
+        assert default is not None  # checked by the caller
+        if (
+            latest is not None
+            and now - latest.created_at < control.sticky_seconds
+            and latest.variant_id in plan.variants
+            and (latest.policy != AGENT or plan.status == "active")
+        ):
+            return Decision(
+                plan.id,
+                latest.id,
+                plan.variants[latest.variant_id],
+                tuple(v for v in latest.alternates if v in plan.variants),
+                latest.policy,
+                control.min_gap_days,
+            )
+        context = {"daypart": day_part(now, snap.timezone or snap.default_timezone)}
+        if device:
+            context["device"] = device
+        if latest is not None and latest.policy in (AGENT, HOLDOUT):
+            # A person's holdout membership never changes, even across identity merges.
+            held_out = latest.policy == HOLDOUT
+        else:
+            held_out = in_holdout(workspace_id, plan.id, contact_id, control.holdout_percent)
+        gap_ends = (
+            latest.created_at + control.sticky_seconds + control.min_gap_days * 86400
+            if latest is not None and latest.policy == AGENT
+            else 0.0
+        )
+        increments: dict[tuple[str, str, str], tuple[float, float]] = {}
+        alternates: tuple[str, ...] = ()
+        if plan.status != "active":
+            policy, chosen = PAUSED, default
+        elif held_out:
+            policy, chosen = HOLDOUT, default
+        elif now < gap_ends:
+            policy, chosen = STICKY_GAP, default
+        elif len(plan.candidates) < 2:
+            policy, chosen = FALLBACK, default
+        else:
+            ranked = choose(
+                plan.candidates,
+                snap.user,
+                snap.population.get(storage.POPULATION, {}),
+                [
+                    snap.population.get(storage.context_scope(name, value), {})
+                    for name, value in context.items()
+                ],
+                rng=self.rng,
+                policy=self.policy,
+            )
+            policy = AGENT
+            chosen = plan.variants[ranked[0][0]]
+            alternates = tuple(variant_id for variant_id, _ in ranked[1:])
+            scopes = [
+                storage.POPULATION,
+                *(storage.context_scope(k, v) for k, v in context.items()),
+            ]
+            if snap.profile_id is not None:
+                scopes.append(snap.profile_id)
+            increments = decision_increments(scopes, chosen)
+        assignment_id = uuid7()
+        snap.rows.append(
+            {
+                "id": assignment_id,
+                "workspace_id": workspace_id,
+                "surface_id": plan.id,
+                "profile_id": snap.profile_id,
+                "contact_id": contact_id,
+                "variant_id": chosen.id,
+                "shown_variant_id": None,
+                "alternates": list(alternates),
+                "policy": policy,
+                "policy_version": self.policy.version,
+                # Whether the user's own agent counted this trial (unknown users' do not).
+                "context": {**context, "user_scope": snap.profile_id is not None},
+                "created_at": now,
+                "_increments": increments,
+            }
+        )
+        return Decision(plan.id, assignment_id, chosen, alternates, policy, control.min_gap_days)

@@ -1,0 +1,1 @@
+"""Surfaces (places in the app), their variants, and the Content API."""
