@@ -109,6 +109,7 @@ def build_processor(
         database,
         merge_hooks=[feedback.on_merge],
         event_hooks=[feedback.on_events],
+        after_commit=[feedback.after_commit],
         observe_lag=metrics.processing_lag.observe if metrics is not None else None,
     )
 

@@ -82,6 +82,10 @@ class Catalog:
         self._population.pop(workspace_id, None)
         self._settings.pop(workspace_id, None)
 
+    def forget_population(self, workspace_id: str) -> None:
+        """New evidence was committed: the next decision reads it."""
+        self._population.pop(workspace_id, None)
+
     def settings(self, conn: Connection, workspace_id: str) -> WorkspaceSettings:
         cached = self._settings.get(workspace_id)
         now = time.monotonic()

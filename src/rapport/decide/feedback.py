@@ -70,6 +70,8 @@ class Feedback:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self._rules: dict[str, tuple[float, Categorizer, int]] = {}
+        # Workspaces whose learning changed in the batch being processed.
+        self._learned: set[str] = set()
 
     # -- hooks -------------------------------------------------------------------
     def on_events(
@@ -103,6 +105,13 @@ class Feedback:
                 )
         if increments:
             storage.add_stats(conn, workspace_id, increments, time.time())
+            self._learned.add(workspace_id)
+
+    def after_commit(self) -> None:
+        """Decisions in this process see the new learning at once (others within the
+        catalog's time to live)."""
+        while self._learned:
+            self.catalog.forget_population(self._learned.pop())
 
     def on_merge(self, conn: Connection, workspace_id: str, loser: str, survivor: str) -> None:
         storage.move_profile(conn, workspace_id, loser, survivor, time.time())

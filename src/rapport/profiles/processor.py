@@ -332,12 +332,15 @@ class Processor:
         batch_size: int = 500,
         merge_hooks: Sequence[MergeHook] = (),
         event_hooks: Sequence[EventHook] = (),
+        after_commit: Sequence[Callable[[], None]] = (),
         observe_lag: Callable[[float], None] | None = None,
     ) -> None:
         self.database = database
         self.batch_size = batch_size
         self.merge_hooks = list(merge_hooks)
         self.event_hooks = list(event_hooks)
+        # Called once a batch is committed: caches of what it changed may refresh.
+        self.after_commit = list(after_commit)
         self.observe_lag = observe_lag
         self._settings: dict[str, tuple[float, _Workspace]] = {}
 
@@ -379,6 +382,8 @@ class Processor:
                 for hook in self.event_hooks:
                     hook(conn, workspace_id, written)
             inbox.remove(conn, [row.seq for row in rows])
+        for callback in self.after_commit:
+            callback()
         if self.observe_lag is not None:
             done = time.time()
             for row in rows:
