@@ -76,6 +76,8 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         inbox_storage.write_inbox,
         on_commit=processing.poke if processing is not None else None,
     )
+    # No poke on commit: the evidence of many decisions is applied in one batch at the
+    # next poll, rather than a processing commit per decision commit.
     decisions = GroupCommitter(database, write_decisions)
     return Services(
         settings=settings,
@@ -109,6 +111,7 @@ def build_processor(
         database,
         merge_hooks=[feedback.on_merge],
         event_hooks=[feedback.on_events],
+        learn_hooks=[feedback.on_learn],
         after_commit=[feedback.after_commit],
         observe_lag=metrics.processing_lag.observe if metrics is not None else None,
     )

@@ -32,9 +32,10 @@ from rapport.decide.model import (
     in_holdout,
 )
 from rapport.decide.model import stat_keys as keys_of
+from rapport.ingest import messages as msg
+from rapport.ingest.common import inbox_rows
+from rapport.ingest.storage import write_inbox
 from rapport.ingest.writer import GroupCommitter
-from rapport.profiles import identity as ident
-from rapport.profiles import storage as profile_storage
 
 # How a decision was made; only "agent" decisions are learned from.
 AGENT, HOLDOUT, STICKY_GAP, FALLBACK, PAUSED = "agent", "holdout", "gap", "fallback", "paused"
@@ -91,19 +92,32 @@ def decision_increments(
 
 
 def write_decisions(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    """The group committer's write: assignments, then the trials they count."""
+    """The group committer's write: the assignments, and one queued message per
+    workspace with the trials they count (processing applies it)."""
     now = time.time()
-    by_workspace: dict[str, dict[tuple[str, str, str], tuple[float, float]]] = {}
+    by_workspace: dict[str, dict[tuple[str, str, str], float]] = {}
     assignment_rows = []
     for row in rows:
-        increments = by_workspace.setdefault(row["workspace_id"], {})
-        for key, (trials, successes) in row["_increments"].items():
-            before = increments.get(key, (0.0, 0.0))
-            increments[key] = (before[0] + trials, before[1] + successes)
+        trials = by_workspace.setdefault(row["workspace_id"], {})
+        for key, (count, _) in row["_increments"].items():
+            trials[key] = trials.get(key, 0.0) + count
         assignment_rows.append({k: v for k, v in row.items() if k != "_increments"})
     storage.insert_assignments(conn, assignment_rows)
-    for workspace_id, increments in by_workspace.items():
-        storage.add_stats(conn, workspace_id, increments, now)
+    learned = [
+        inbox_row
+        for workspace_id, trials in by_workspace.items()
+        if trials
+        for inbox_row in inbox_rows(
+            workspace_id,
+            [
+                msg.Learn(
+                    increments=[(s, d, label, n, 0.0) for (s, d, label), n in trials.items()],
+                    occurred_at=now,
+                )
+            ],
+        )
+    ]
+    write_inbox(conn, learned)
 
 
 class Decider:
@@ -138,7 +152,9 @@ class Decider:
         the caller chooses whether to show their default.
         """
         now = time.time() if now is None else now
-        snapshot = await self.database.run_read(self._read, workspace_id, contact_id, surface_ids)
+        snapshot = await self.database.run_read_local(
+            self._read, workspace_id, contact_id, surface_ids
+        )
         decisions: dict[str, Decision | None] = {}
         for surface_id in surface_ids:
             plan = snapshot.plans.get(surface_id)
@@ -155,24 +171,10 @@ class Decider:
         self, conn: Connection, workspace_id: str, contact_id: str, surface_ids: Sequence[str]
     ) -> _Snapshot:
         plans = self.catalog.plans(conn, workspace_id, surface_ids)
-        owners = profile_storage.lookup_identities(
-            conn, workspace_id, [(ident.EXTERNAL, contact_id), (ident.ANONYMOUS, contact_id)]
+        known = [surface_id for surface_id in dict.fromkeys(surface_ids) if surface_id in plans]
+        profile_id, timezone, latest, user = storage.decision_inputs(
+            conn, workspace_id, contact_id, known
         )
-        profile_id = owners.get((ident.EXTERNAL, contact_id)) or owners.get(
-            (ident.ANONYMOUS, contact_id)
-        )
-        timezone = None
-        if profile_id is not None:
-            row = profile_storage.profile_row(conn, workspace_id, profile_id)
-            timezone = row.timezone if row is not None else None
-        latest = {
-            surface_id: storage.latest_assignment(
-                conn, workspace_id, surface_id, profile_id, [contact_id]
-            )
-            for surface_id in dict.fromkeys(surface_ids)
-            if surface_id in plans
-        }
-        user = storage.stats_for(conn, workspace_id, [profile_id])[profile_id] if profile_id else {}
         population = self.catalog.population(conn, workspace_id)
         default_timezone = self.catalog.settings(conn, workspace_id).default_timezone
         return _Snapshot(plans, profile_id, timezone, latest, user, population, default_timezone)

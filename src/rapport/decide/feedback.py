@@ -27,6 +27,7 @@ from rapport.decide import storage
 from rapport.decide.catalog import Catalog, SurfacePlan
 from rapport.decide.engine import AGENT, split_alternate_id
 from rapport.decide.model import Candidate, stat_keys
+from rapport.ingest import messages as msg
 from rapport.profiles import identity as ident
 from rapport.profiles import storage as profile_storage
 from rapport.profiles.categories import Categorizer
@@ -112,6 +113,16 @@ class Feedback:
         catalog's time to live)."""
         while self._learned:
             self.catalog.forget_population(self._learned.pop())
+
+    def on_learn(self, conn: Connection, workspace_id: str, messages: Sequence[msg.Learn]) -> None:
+        """Apply the trials decisions counted, summed over the batch."""
+        increments: Increments = {}
+        for message in messages:
+            for scope, dimension, label, trials, successes in message.increments:
+                _add(increments, (scope, dimension, label), trials, successes)
+        if increments:
+            storage.add_stats(conn, workspace_id, increments, time.time())
+            self._learned.add(workspace_id)
 
     def on_merge(self, conn: Connection, workspace_id: str, loser: str, survivor: str) -> None:
         storage.move_profile(conn, workspace_id, loser, survivor, time.time())

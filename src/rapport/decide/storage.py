@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import SimpleNamespace
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, delete, or_, select, update
 
-from rapport.core.sql import upsert_adding
 from rapport.core.tables import agent_stats, assignments
 from rapport.decide.model import Counts, StatKey
 
@@ -62,24 +62,26 @@ def population_stats(conn: Connection, workspace_id: str) -> ScopedStats:
     return _collect(conn.execute(query), {POPULATION: {}})
 
 
+_ADD_STATS_SQL = (
+    "INSERT INTO agent_stats (workspace_id, scope, dimension, label, trials, successes, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (workspace_id, scope, dimension, label) DO UPDATE SET "
+    "trials = agent_stats.trials + excluded.trials, "
+    "successes = agent_stats.successes + excluded.successes, "
+    "updated_at = excluded.updated_at"
+)
+
+
 def add_stats(conn: Connection, workspace_id: str, increments: Increments, now: float) -> None:
-    """Add trials and successes (one statement for all keys; sorted against deadlocks)."""
+    """Add trials and successes: one prepared statement for all keys (every decision
+    writes a dozen of them), in a fixed order so concurrent writers cannot deadlock."""
     rows = [
-        {
-            "workspace_id": workspace_id,
-            "scope": scope,
-            "dimension": dimension,
-            "label": label,
-            "trials": trials,
-            "successes": successes,
-            "updated_at": now,
-        }
+        (workspace_id, scope, dimension, label, trials, successes, now)
         for (scope, dimension, label), (trials, successes) in sorted(increments.items())
         if trials or successes
     ]
-    upsert_adding(
-        conn, agent_stats, rows, adding=("trials", "successes"), replacing=("updated_at",)
-    )
+    if rows:
+        conn.exec_driver_sql(_sql(conn, _ADD_STATS_SQL), rows)
 
 
 def insert_assignments(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -191,3 +193,78 @@ def forget_profile(
                 assignments.c.workspace_id == workspace_id, assignments.c.profile_id == profile_id
             )
         )
+
+
+# -- the Content API's read: plain SQL, no statement compilation ----------------------
+# A decision reads a handful of indexed rows; building Core statements would cost
+# several times more than SQLite takes to answer them.
+_IDENTITY_SQL = (
+    "SELECT kind, profile_id FROM identities WHERE workspace_id = ? "
+    "AND kind IN ('external_id', 'anonymous_id') AND value = ?"
+)
+_TIMEZONE_SQL = "SELECT timezone FROM profiles WHERE id = ?"
+_LATEST_COLUMNS = "id, variant_id, alternates, policy, created_at"
+_LATEST_BY_PROFILE_SQL = (
+    f"SELECT {_LATEST_COLUMNS} FROM assignments WHERE workspace_id = ? AND profile_id = ? "
+    "AND surface_id = ? ORDER BY created_at DESC LIMIT 1"
+)
+_LATEST_BY_CONTACT_SQL = (
+    f"SELECT {_LATEST_COLUMNS} FROM assignments WHERE workspace_id = ? AND contact_id = ? "
+    "AND surface_id = ? ORDER BY created_at DESC LIMIT 1"
+)
+_USER_STATS_SQL = (
+    "SELECT dimension, label, trials, successes FROM agent_stats "
+    "WHERE workspace_id = ? AND scope = ?"
+)
+
+
+def _sql(conn: Connection, statement: str) -> str:
+    """The statement in the driver's parameter style (psycopg uses ``%s``)."""
+    return statement if conn.dialect.name == "sqlite" else statement.replace("?", "%s")
+
+
+def _latest_record(row: Any) -> Any:
+    alternates = row.alternates
+    if isinstance(alternates, str | bytes):
+        alternates = msgspec.json.decode(alternates)
+    return SimpleNamespace(
+        id=row.id,
+        variant_id=row.variant_id,
+        alternates=list(alternates or []),
+        policy=row.policy,
+        created_at=float(row.created_at),
+    )
+
+
+def decision_inputs(
+    conn: Connection, workspace_id: str, contact_id: str, surface_ids: Sequence[str]
+) -> tuple[str | None, str | None, dict[str, Any], dict[StatKey, Counts]]:
+    """Who ``contact_id`` is (profile id, time zone), their latest decision per surface
+    and their agent's evidence."""
+    owners: dict[str, str] = dict(
+        conn.exec_driver_sql(_sql(conn, _IDENTITY_SQL), (workspace_id, contact_id)).all()
+    )
+    profile_id = owners.get("external_id") or owners.get("anonymous_id")
+    timezone = None
+    stats: dict[StatKey, Counts] = {}
+    if profile_id is not None:
+        found = conn.exec_driver_sql(_sql(conn, _TIMEZONE_SQL), (profile_id,)).first()
+        timezone = found[0] if found is not None else None
+        for dimension, label, trials, successes in conn.exec_driver_sql(
+            _sql(conn, _USER_STATS_SQL), (workspace_id, profile_id)
+        ):
+            stats[(dimension, label)] = Counts(trials, successes)
+    latest: dict[str, Any] = {}
+    for surface_id in surface_ids:
+        rows = list(
+            conn.exec_driver_sql(
+                _sql(conn, _LATEST_BY_CONTACT_SQL), (workspace_id, contact_id, surface_id)
+            )
+        )
+        if profile_id is not None:
+            rows += conn.exec_driver_sql(
+                _sql(conn, _LATEST_BY_PROFILE_SQL), (workspace_id, profile_id, surface_id)
+            ).all()
+        if rows:
+            latest[surface_id] = _latest_record(max(rows, key=lambda r: r.created_at))
+    return profile_id, timezone, latest, stats

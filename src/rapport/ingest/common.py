@@ -38,7 +38,7 @@ def require_identity(
         )
 
 
-def inbox_rows(workspace_id: str, messages: Sequence[msg.Message]) -> list[dict[str, Any]]:
+def inbox_rows(workspace_id: str, messages: Sequence[msg.Queued]) -> list[dict[str, Any]]:
     """Inbox rows for ``messages``, all stamped with the same receive time."""
     received_at = time.time()
     return [

@@ -70,7 +70,9 @@ class ProcessingLoop:
             backoff = 0.5
             self.processed += count
             self._run_periodic()
-            if count == 0:
+            if count < self.processor.batch_size:
+                # Caught up: wait for new messages (or the next poll) rather than spin
+                # through a transaction, and its fsync, per trickle of messages.
                 self._wake.wait(self.idle_seconds)
                 self._wake.clear()
 

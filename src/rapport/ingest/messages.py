@@ -71,10 +71,25 @@ class Device(msgspec.Struct, tag="device", omit_defaults=True, kw_only=True):
     source: str
 
 
+class Learn(msgspec.Struct, tag="learn", kw_only=True):
+    """Evidence for the agents: the trials that decisions counted.
+
+    Decisions queue it rather than write it, so the Content API's transaction stays one
+    small insert and processing applies the evidence exactly once, summed per batch.
+    Each increment is ``(scope, dimension, label, trials, successes)``.
+    """
+
+    increments: list[tuple[str, str, str, float, float]]
+    occurred_at: float
+    source: str = "decide"
+
+
 Message = Track | Identify | Alias | Device
+# What the inbox holds: what users did, and evidence for the agents.
+Queued = Message | Learn
 
 encoder = msgspec.json.Encoder()
-decoder = msgspec.json.Decoder(Message)
+decoder = msgspec.json.Decoder(Queued)
 
 
 def new_event_id() -> str:
@@ -82,6 +97,6 @@ def new_event_id() -> str:
     return uuid7()
 
 
-def message_id(message: Message) -> str | None:
+def message_id(message: Queued) -> str | None:
     """The idempotency key a message is stored under, if it has one."""
     return message.event_id if isinstance(message, Track) else None

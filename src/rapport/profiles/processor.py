@@ -36,6 +36,8 @@ log = logging.getLogger("rapport.processing")
 MergeHook = Callable[[Connection, str, str, str], None]
 # Called after events are written: hook(conn, workspace_id, event rows).
 EventHook = Callable[[Connection, str, Sequence[dict[str, Any]]], None]
+# Called with a batch's agent evidence: hook(conn, workspace_id, messages).
+LearnHook = Callable[[Connection, str, Sequence[msg.Learn]], None]
 
 
 @dataclass
@@ -332,6 +334,7 @@ class Processor:
         batch_size: int = 500,
         merge_hooks: Sequence[MergeHook] = (),
         event_hooks: Sequence[EventHook] = (),
+        learn_hooks: Sequence[LearnHook] = (),
         after_commit: Sequence[Callable[[], None]] = (),
         observe_lag: Callable[[float], None] | None = None,
     ) -> None:
@@ -339,6 +342,7 @@ class Processor:
         self.batch_size = batch_size
         self.merge_hooks = list(merge_hooks)
         self.event_hooks = list(event_hooks)
+        self.learn_hooks = list(learn_hooks)
         # Called once a batch is committed: caches of what it changed may refresh.
         self.after_commit = list(after_commit)
         self.observe_lag = observe_lag
@@ -363,13 +367,20 @@ class Processor:
                 return 0
             now = time.time()
             by_workspace: dict[str, list[tuple[inbox.InboxRow, msg.Message]]] = {}
+            learned: dict[str, list[msg.Learn]] = {}
             for row in rows:
                 try:
                     message = msg.decoder.decode(row.payload)
                 except msgspec.DecodeError:
                     log.error("undecodable inbox message dropped", extra={"seq": row.seq})
                     continue
-                by_workspace.setdefault(row.workspace_id, []).append((row, message))
+                if isinstance(message, msg.Learn):
+                    learned.setdefault(row.workspace_id, []).append(message)
+                else:
+                    by_workspace.setdefault(row.workspace_id, []).append((row, message))
+            for workspace_id, evidence in learned.items():
+                for learn_hook in self.learn_hooks:
+                    learn_hook(conn, workspace_id, evidence)
             for workspace_id, items in by_workspace.items():
                 ws = self._workspace(conn, workspace_id, now)
                 if ws is None:  # the workspace was deleted meanwhile
