@@ -21,7 +21,7 @@ fmt: ## format and autofix
 	.venv/bin/ruff check --fix src tests bench
 
 bench: ## run the benchmarks, each figure beside a bare ASGI baseline
-	@scripts/venv.sh test
+	@scripts/venv.sh test,bench
 	.venv/bin/python bench/run.py
 
 clean: ## remove the virtualenv and local databases

@@ -185,14 +185,16 @@ def test_a_users_preference_moves_their_agent(
 ) -> None:
     surface = admin.post("/api/surfaces", json=four_tones()).json()
     # The user buys whenever they are shown urgent copy, never otherwise.
-    for _ in range(40):
+    tones: Counter[str] = Counter()
+    for round_ in range(80):
         item = content.one("fan", surface["id"])
-        feedback(ingest, "fan", item, converted=item["variant"]["labels"]["tone"] == "urgent")
+        tone = item["variant"]["labels"]["tone"]
+        feedback(ingest, "fan", item, converted=tone == "urgent")
         ingest.processed()
-    tones = Counter(
-        content.one("fan", surface["id"])["variant"]["labels"]["tone"] for _ in range(40)
-    )
-    assert tones["urgent"] >= 28, tones
+        if round_ >= 40:
+            tones[tone] += 1
+    # Random choice would show urgent a quarter of the time.
+    assert tones["urgent"] >= 24, tones
     profile = admin.get("/api/profiles", params={"identity": "fan"}).json()["data"][0]
     agent = admin.get(f"/api/profiles/{profile['id']}/agent").json()
     [tone] = [d for d in agent["dimensions"] if d["dimension"] == "tone"]
