@@ -84,9 +84,29 @@ def add_stats(conn: Connection, workspace_id: str, increments: Increments, now: 
         conn.exec_driver_sql(_sql(conn, _ADD_STATS_SQL), rows)
 
 
+_ASSIGNMENT_COLUMNS = (
+    "id", "workspace_id", "surface_id", "profile_id", "contact_id", "variant_id",
+    "shown_variant_id", "alternates", "policy", "policy_version", "context", "created_at",
+)  # fmt: skip
+_JSON_COLUMNS = frozenset({"alternates", "context"})
+_INSERT_ASSIGNMENTS_SQL = (
+    f"INSERT INTO assignments ({', '.join(_ASSIGNMENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in _ASSIGNMENT_COLUMNS)})"
+)
+
+
 def insert_assignments(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Store decisions: one prepared statement, JSON encoded by msgspec (the Content
+    API writes a row per fresh decision)."""
     if rows:
-        conn.execute(assignments.insert(), [dict(r) for r in rows])
+        values = [
+            tuple(
+                msgspec.json.encode(row[c]).decode() if c in _JSON_COLUMNS else row[c]
+                for c in _ASSIGNMENT_COLUMNS
+            )
+            for row in rows
+        ]
+        conn.exec_driver_sql(_sql(conn, _INSERT_ASSIGNMENTS_SQL), values)
 
 
 def latest_assignment(
