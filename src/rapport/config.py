@@ -58,6 +58,8 @@ class Settings:
     # processes do it.
     process_inline: bool = True
     retention_interval_seconds: float = 3600.0
+    # A MaxMind-format (.mmdb) city database for geo rules; without one they never match.
+    geoip_database: str | None = None
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -86,6 +88,7 @@ class Settings:
             retention_interval_seconds=_number(
                 env.get("RAPPORT_RETENTION_INTERVAL", "3600"), "RAPPORT_RETENTION_INTERVAL"
             ),
+            geoip_database=env.get("RAPPORT_GEOIP_DATABASE") or None,
             log_level=env.get("RAPPORT_LOG_LEVEL", "INFO").upper(),
             log_format=env.get("RAPPORT_LOG_FORMAT", "json"),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from rapport import __version__
@@ -13,6 +14,9 @@ from rapport.api.http import Route
 from rapport.api.management import ManagementAuth, ManagementRoutes
 from rapport.api.metrics import Metrics
 from rapport.api.openapi import build_document
+from rapport.audiences import routes as audience_routes
+from rapport.audiences.preview import Sizer
+from rapport.audiences.session import GeoDatabase
 from rapport.config import Settings
 from rapport.core import migrate
 from rapport.core.db import Database
@@ -55,6 +59,7 @@ class Services:
     catalog: Catalog
     decider: Decider
     feedback: Feedback
+    geo: GeoDatabase
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -91,7 +96,19 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         catalog=catalog,
         decider=Decider(database, decisions, catalog),
         feedback=feedback,
+        geo=open_geo(settings),
     )
+
+
+def open_geo(settings: Settings) -> GeoDatabase:
+    """The geo database, saying at start-up whether geo rules can match."""
+    path = Path(settings.geoip_database) if settings.geoip_database else None
+    geo = GeoDatabase(path)
+    if geo.available:
+        log.info("geo database loaded", extra={"path": str(path)})
+    else:
+        log.warning("no geo database (RAPPORT_GEOIP_DATABASE): audience rules on geo.* never match")
+    return geo
 
 
 def build_loop(settings: Settings, database: Database, processor: Processor) -> ProcessingLoop:
@@ -132,6 +149,7 @@ def build_routes(services: Services) -> list[Route]:
             management, services.database, erase_hooks=[services.feedback.on_erase]
         ),
         *surface_routes.build_routes(management, services.database),
+        *audience_routes.build_routes(management, services.database, Sizer(services.geo)),
         *decide_routes.build_routes(management, services.database, services.catalog),
         *ingest_routes.build_routes(services.keys, services.committer, services.database),
         *content_routes.build_routes(services.keys, services.decider),

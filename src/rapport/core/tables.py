@@ -288,3 +288,20 @@ agent_stats = Table(
     Column("updated_at", Float, nullable=False),
     PrimaryKeyConstraint("workspace_id", "scope", "dimension", "label"),
 )
+
+
+# --- audiences ------------------------------------------------------------------
+
+audiences = Table(
+    "audiences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False),
+    # The rule tree (rapport.audiences.rules), validated on save; data, never code.
+    Column("rule", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "workspace_id", "id"),
+)

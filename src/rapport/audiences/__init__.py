@@ -1,0 +1,1 @@
+"""Audiences: declarative rule trees and the in-session attributes they read."""

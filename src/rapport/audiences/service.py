@@ -1,0 +1,106 @@
+"""Managing audiences: named rule trees, validated on save, sized on demand."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import Connection
+
+from rapport.audiences import rules, storage
+from rapport.audiences.schemas import (
+    AudienceCreate,
+    AudiencePublic,
+    AudienceUpdate,
+)
+from rapport.core.errors import NotFound, ValidationFailed
+from rapport.core.ids import uuid7
+from rapport.core.pagination import Page, PageRequest, encode_cursor
+
+
+def _when(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _public(row: Any) -> AudiencePublic:
+    return AudiencePublic(
+        id=row.id,
+        name=row.name,
+        description=row.description,
+        rule=row.rule,
+        created_at=_when(row.created_at),
+        updated_at=_when(row.updated_at),
+    )
+
+
+def validated(rule: object, loc: list[str | int]) -> rules.Rule:
+    """The parsed rule, or a 422 pointing inside it."""
+    try:
+        return rules.parse_rule(rule)
+    except rules.RuleError as error:
+        raise ValidationFailed.single([*loc, *error.loc], error.msg) from None
+
+
+def _row(conn: Connection, workspace_id: str, audience_id: str) -> Any:
+    row = storage.get_audience(conn, workspace_id, audience_id)
+    if row is None:
+        raise NotFound(f"Audience {audience_id!r} does not exist", code="audience_not_found")
+    return row
+
+
+def create_audience(conn: Connection, workspace_id: str, body: AudienceCreate) -> AudiencePublic:
+    validated(body.rule, ["body", "rule"])
+    now = time.time()
+    audience_id = uuid7()
+    storage.insert_audience(
+        conn,
+        {
+            "id": audience_id,
+            "workspace_id": workspace_id,
+            "name": body.name,
+            "description": body.description,
+            "rule": body.rule,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return _public(_row(conn, workspace_id, audience_id))
+
+
+def get_audience(conn: Connection, workspace_id: str, audience_id: str) -> AudiencePublic:
+    return _public(_row(conn, workspace_id, audience_id))
+
+
+def list_audiences(conn: Connection, workspace_id: str, page: PageRequest) -> Page[AudiencePublic]:
+    after = page.after if isinstance(page.after, str) else None
+    rows, total = storage.list_audiences(conn, workspace_id, page.limit, after, page.with_total)
+    more = len(rows) > page.limit
+    rows = rows[: page.limit]
+    return Page(
+        data=[_public(r) for r in rows],
+        next_token=encode_cursor(rows[-1].id) if more and rows else None,
+        total=total,
+    )
+
+
+def update_audience(
+    conn: Connection, workspace_id: str, audience_id: str, body: AudienceUpdate
+) -> AudiencePublic:
+    _row(conn, workspace_id, audience_id)
+    values: dict[str, Any] = {"updated_at": time.time()}
+    if body.rule is not msgspec.UNSET:
+        validated(body.rule, ["body", "rule"])
+        values["rule"] = body.rule
+    for field in ("name", "description"):
+        value = getattr(body, field)
+        if value is not msgspec.UNSET:
+            values[field] = value
+    storage.update_audience(conn, audience_id, values)
+    return _public(_row(conn, workspace_id, audience_id))
+
+
+def delete_audience(conn: Connection, workspace_id: str, audience_id: str) -> None:
+    _row(conn, workspace_id, audience_id)
+    storage.delete_audience(conn, audience_id)
