@@ -11,7 +11,7 @@ test: ## install and run ruff, mypy and all tests on SQLite and PostgreSQL
 	@scripts/test.sh
 
 lint: ## ruff and mypy only
-	@scripts/venv.sh test
+	@scripts/venv.sh test,bench
 	.venv/bin/ruff check src tests bench
 	.venv/bin/ruff format --check src tests bench
 	.venv/bin/mypy

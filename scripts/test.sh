@@ -3,7 +3,8 @@
 # Extra arguments go to pytest (e.g. scripts/test.sh -k keys -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/venv.sh test
+# The bench extra too: the benchmark peers have tests of their own.
+scripts/venv.sh test,bench
 source scripts/postgres.sh
 echo "== ruff"
 .venv/bin/ruff check src tests bench

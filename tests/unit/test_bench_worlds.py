@@ -155,8 +155,7 @@ def test_reference_learns_each_users_tastes() -> None:
 
 
 def test_vowpal_wabbit_peer_personalizes() -> None:
-    pytest.importorskip("vowpalwabbit")
-    from bench.worlds import VowpalPeer
+    from bench.worlds import VowpalPeer  # needs the bench extra, which `make test` installs
 
     world = tribes()
     arrivals = world.arrivals(150)

@@ -84,6 +84,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     # No poke on commit: the evidence of many decisions is applied in one batch at the
     # next poll, rather than a processing commit per decision commit.
     decisions = GroupCommitter(database, write_decisions)
+    geo = open_geo(settings)
     return Services(
         settings=settings,
         database=database,
@@ -94,9 +95,9 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         processor=processor,
         processing=processing,
         catalog=catalog,
-        decider=Decider(database, decisions, catalog),
+        decider=Decider(database, decisions, catalog, geo=geo),
         feedback=feedback,
-        geo=open_geo(settings),
+        geo=geo,
     )
 
 
@@ -148,8 +149,10 @@ def build_routes(services: Services) -> list[Route]:
         *profile_routes.build_routes(
             management, services.database, erase_hooks=[services.feedback.on_erase]
         ),
-        *surface_routes.build_routes(management, services.database),
-        *audience_routes.build_routes(management, services.database, Sizer(services.geo)),
+        *surface_routes.build_routes(management, services.database, services.catalog.forget),
+        *audience_routes.build_routes(
+            management, services.database, Sizer(services.geo), services.catalog.forget
+        ),
         *decide_routes.build_routes(management, services.database, services.catalog),
         *ingest_routes.build_routes(services.keys, services.committer, services.database),
         *content_routes.build_routes(services.keys, services.decider),

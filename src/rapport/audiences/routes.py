@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rapport.api.http import Request, Response, Route, empty_response, json_response
 from rapport.api.management import ManagementRoutes, WorkspaceContext
 from rapport.audiences import preview, service
@@ -18,7 +20,14 @@ from rapport.core.pagination import Page, parse_page_request
 TAGS = ("Audiences",)
 
 
-def build_routes(routes: ManagementRoutes, database: Database, sizer: preview.Sizer) -> list[Route]:
+def build_routes(
+    routes: ManagementRoutes,
+    database: Database,
+    sizer: preview.Sizer,
+    on_change: Callable[[str], None] = lambda workspace_id: None,
+) -> list[Route]:
+    """``on_change(workspace_id)``: surfaces using a changed audience decide afresh."""
+
     async def create(request: Request, ctx: WorkspaceContext) -> Response:
         body = await request.json(AudienceCreate)
         return json_response(
@@ -40,12 +49,13 @@ def build_routes(routes: ManagementRoutes, database: Database, sizer: preview.Si
     async def patch(request: Request, ctx: WorkspaceContext) -> Response:
         body = await request.json(AudienceUpdate)
         audience_id = request.path_params["id"]
-        return json_response(
-            await database.run(service.update_audience, ctx.workspace_id, audience_id, body)
-        )
+        updated = await database.run(service.update_audience, ctx.workspace_id, audience_id, body)
+        on_change(ctx.workspace_id)
+        return json_response(updated)
 
     async def remove(request: Request, ctx: WorkspaceContext) -> Response:
         await database.run(service.delete_audience, ctx.workspace_id, request.path_params["id"])
+        on_change(ctx.workspace_id)
         return empty_response(204)
 
     async def size(request: Request, ctx: WorkspaceContext) -> Response:
@@ -124,10 +134,10 @@ def build_routes(routes: ManagementRoutes, database: Database, sizer: preview.Si
             one,
             remove,
             name="delete_audience",
-            summary="Delete an audience",
+            summary="Delete an audience (409 while a surface uses it)",
             tags=TAGS,
             status=204,
-            errors=(404,),
+            errors=(404, 409),
         ),
         routes.route(
             "GET",

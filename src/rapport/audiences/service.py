@@ -15,7 +15,7 @@ from rapport.audiences.schemas import (
     AudiencePublic,
     AudienceUpdate,
 )
-from rapport.core.errors import NotFound, ValidationFailed
+from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
 from rapport.core.pagination import Page, PageRequest, encode_cursor
 
@@ -102,5 +102,15 @@ def update_audience(
 
 
 def delete_audience(conn: Connection, workspace_id: str, audience_id: str) -> None:
+    """Delete an audience no surface depends on (409 names the ones that do)."""
+    from rapport.surfaces.service import surfaces_using
+
     _row(conn, workspace_id, audience_id)
+    users = surfaces_using(conn, workspace_id, audience_id)
+    if users:
+        raise Conflict(
+            f"Audience {audience_id!r} decides eligibility on surfaces {', '.join(users)}; "
+            "remove it from them first",
+            code="audience_in_use",
+        )
     storage.delete_audience(conn, audience_id)

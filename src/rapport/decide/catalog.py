@@ -6,6 +6,7 @@ so each process keeps them for about a second instead of reading them per reques
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from rapport.audiences import storage as audience_storage
+from rapport.audiences.rules import Rule, RuleError, parse_rule
 from rapport.decide import storage
 from rapport.decide.model import Candidate, Counts, StatKey
 from rapport.surfaces import storage as surface_storage
@@ -20,6 +23,18 @@ from rapport.surfaces.schemas import SurfaceConfig
 from rapport.surfaces.service import config_of
 from rapport.workspaces import storage as workspace_storage
 from rapport.workspaces.schemas import WorkspaceSettings
+
+log = logging.getLogger("rapport.decide")
+
+# A rule no one satisfies: the hour of the session cannot be two hours at once.
+NOBODY: Rule = parse_rule(
+    {
+        "all": [
+            {"attribute": "time.hour", "op": "eq", "value": "00"},
+            {"attribute": "time.hour", "op": "eq", "value": "01"},
+        ]
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,8 @@ class SurfacePlan:
     default_variant_id: str | None
     variants: dict[str, Variant]
     candidates: tuple[Candidate, ...] = field(default=())
+    # Who is eligible for personalized content here (None: everyone).
+    audience: Rule | None = None
 
     @property
     def default(self) -> Variant | None:
@@ -52,20 +69,39 @@ def load_plans(conn: Connection, workspace_id: str) -> dict[str, SurfacePlan]:
     """Every surface of a workspace with its variants."""
     rows = surface_storage.all_surfaces(conn, workspace_id)
     variants = surface_storage.variants_of(conn, [r.id for r in rows])
+    configs = {row.id: config_of(row) for row in rows}
+    wanted = {c.audience_id for c in configs.values() if c.audience_id is not None}
+    audiences = {
+        a.id: a.rule for a in audience_storage.get_audiences(conn, workspace_id, sorted(wanted))
+    }
     plans: dict[str, SurfacePlan] = {}
     for row in rows:
         found = {
             v.id: Variant(v.id, v.name, dict(v.labels), dict(v.payload)) for v in variants[row.id]
         }
+        config = configs[row.id]
         plans[row.id] = SurfacePlan(
             id=row.id,
             status=row.status,
-            config=config_of(row),
+            config=config,
             default_variant_id=row.default_variant_id,
             variants=found,
             candidates=tuple(Candidate(v.id, v.labels) for v in found.values()),
+            audience=_audience(audiences, config.audience_id),
         )
     return plans
+
+
+def _audience(rules_by_id: dict[str, Any], audience_id: str | None) -> Rule | None:
+    """The parsed eligibility rule; an audience that vanished or no longer parses lets
+    nobody in (personalizing for the wrong people is worse than for nobody)."""
+    if audience_id is None:
+        return None
+    try:
+        return parse_rule(rules_by_id[audience_id])
+    except (KeyError, RuleError):
+        log.warning("surface audience unusable", extra={"audience_id": audience_id})
+        return NOBODY
 
 
 class Catalog:

@@ -17,6 +17,16 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from rapport.audiences.preview import computed_of
+from rapport.audiences.rules import Rule, evaluate, event_conditions
+from rapport.audiences.session import (
+    AudienceSubject,
+    EventLog,
+    GeoDatabase,
+    SessionContext,
+    SessionValue,
+    matches_event,
+)
 from rapport.core.db import Database
 from rapport.core.ids import uuid7
 from rapport.decide import storage
@@ -36,9 +46,11 @@ from rapport.ingest import messages as msg
 from rapport.ingest.common import inbox_rows
 from rapport.ingest.storage import write_inbox
 from rapport.ingest.writer import GroupCommitter
+from rapport.profiles import storage as profile_storage
 
 # How a decision was made; only "agent" decisions are learned from.
 AGENT, HOLDOUT, STICKY_GAP, FALLBACK, PAUSED = "agent", "holdout", "gap", "fallback", "paused"
+INELIGIBLE = "ineligible"  # not in the surface's audience
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +73,16 @@ class Decision:
         return [f"{self.assignment_id}.{rank}" for rank in range(1, len(self.alternates) + 1)]
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """What the request says about the session, for eligibility rules."""
+
+    session: Mapping[str, SessionValue]
+    client_ip: str | None
+    user_agent: str | None
+    now: float
+
+
 @dataclass
 class _Snapshot:
     """What one request read."""
@@ -73,6 +95,8 @@ class _Snapshot:
     population: dict[str, dict[StatKey, Counts]]
     default_timezone: str = "UTC"
     rows: list[dict[str, Any]] = field(default_factory=list)
+    # Read only when a requested surface has an eligibility audience.
+    person: AudienceSubject | None = None
 
 
 def split_alternate_id(value: str) -> tuple[str, int]:
@@ -130,12 +154,14 @@ class Decider:
         catalog: Catalog,
         policy: Policy = DEFAULT_POLICY,
         rng: random.Random | None = None,
+        geo: GeoDatabase | None = None,
     ) -> None:
         self.database = database
         self.committer = committer
         self.catalog = catalog
         self.policy = policy
         self.rng = rng or random.Random()
+        self.geo = geo
 
     async def decide(
         self,
@@ -145,6 +171,9 @@ class Decider:
         *,
         device: str | None = None,
         now: float | None = None,
+        session: Mapping[str, SessionValue] | None = None,
+        client_ip: str | None = None,
+        user_agent: str | None = None,
     ) -> dict[str, Decision | None]:
         """A decision per requested surface; None for surfaces that do not exist.
 
@@ -152,8 +181,9 @@ class Decider:
         the caller chooses whether to show their default.
         """
         now = time.time() if now is None else now
+        request = _Request(session or {}, client_ip, user_agent, now)
         snapshot = await self.database.run_read_local(
-            self._read, workspace_id, contact_id, surface_ids
+            self._read, workspace_id, contact_id, surface_ids, request
         )
         decisions: dict[str, Decision | None] = {}
         for surface_id in surface_ids:
@@ -168,7 +198,12 @@ class Decider:
         return decisions
 
     def _read(
-        self, conn: Connection, workspace_id: str, contact_id: str, surface_ids: Sequence[str]
+        self,
+        conn: Connection,
+        workspace_id: str,
+        contact_id: str,
+        surface_ids: Sequence[str],
+        request: _Request,
     ) -> _Snapshot:
         plans = self.catalog.plans(conn, workspace_id, surface_ids)
         known = [surface_id for surface_id in dict.fromkeys(surface_ids) if surface_id in plans]
@@ -177,7 +212,62 @@ class Decider:
         )
         population = self.catalog.population(conn, workspace_id)
         default_timezone = self.catalog.settings(conn, workspace_id).default_timezone
-        return _Snapshot(plans, profile_id, timezone, latest, user, population, default_timezone)
+        snapshot = _Snapshot(
+            plans, profile_id, timezone, latest, user, population, default_timezone
+        )
+        eligibility = [rule for s in known if (rule := plans[s].audience) is not None]
+        if eligibility:
+            snapshot.person = self._person(
+                conn, workspace_id, profile_id, eligibility, request, timezone or default_timezone
+            )
+        return snapshot
+
+    def _person(
+        self,
+        conn: Connection,
+        workspace_id: str,
+        profile_id: str | None,
+        audiences: Sequence[Rule],
+        request: _Request,
+        timezone: str,
+    ) -> AudienceSubject:
+        """The user as audience rules see them: profile, recent events, this session."""
+        session = SessionContext.from_request(
+            request.session,
+            now=request.now,
+            timezone=timezone,
+            client_ip=request.client_ip,
+            user_agent_header=request.user_agent,
+            geo_database=self.geo,
+        )
+        if profile_id is None:
+            return AudienceSubject(session=session)
+        row = profile_storage.profile_row(conn, workspace_id, profile_id)
+        if row is None:
+            return AudienceSubject(session=session)
+        windows = [
+            since
+            for rule in audiences
+            for condition in event_conditions(rule)
+            if (since := condition.since(request.now)) is not None
+        ]
+        recent = (
+            storage.events_since(conn, workspace_id, profile_id, min(windows)) if windows else []
+        )
+        names = (row.counts or {}).get("names", {})
+        log = EventLog(recent)
+
+        def count(pattern: str, since: float | None) -> int:
+            if since is None:
+                return sum(n for name, n in names.items() if matches_event(pattern, name))
+            return log(pattern, since)
+
+        return AudienceSubject(
+            properties=row.properties or {},
+            computed=computed_of(row),
+            event_count=count,
+            session=session,
+        )
 
     def _decide_one(
         self,
@@ -223,6 +313,10 @@ class Decider:
         alternates: tuple[str, ...] = ()
         if plan.status != "active":
             policy, chosen = PAUSED, default
+        elif plan.audience is not None and not (
+            snap.person is not None and evaluate(plan.audience, snap.person)
+        ):
+            policy, chosen = INELIGIBLE, default
         elif held_out:
             policy, chosen = HOLDOUT, default
         elif now < gap_ends:

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, delete, or_, select, update
 
-from rapport.core.tables import agent_stats, assignments
+from rapport.core.tables import agent_stats, assignments, events
 from rapport.decide.model import Counts, StatKey
 
 POPULATION = "*"
@@ -288,3 +288,17 @@ def decision_inputs(
         if rows:
             latest[surface_id] = _latest_record(max(rows, key=lambda r: r.created_at))
     return profile_id, timezone, latest, stats
+
+
+def events_since(
+    conn: Connection, workspace_id: str, profile_id: str, since: float
+) -> list[tuple[str, float]]:
+    """A person's recent events (name, time), for eligibility rules with a window."""
+    rows = conn.execute(
+        select(events.c.name, events.c.occurred_at).where(
+            events.c.workspace_id == workspace_id,
+            events.c.profile_id == profile_id,
+            events.c.occurred_at >= since,
+        )
+    )
+    return [(name, float(at)) for name, at in rows]

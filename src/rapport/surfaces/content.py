@@ -23,6 +23,7 @@ from rapport.decide.engine import Decider, Decision
 from rapport.workspaces.auth import KeyAuthenticator
 
 SURFACES = frozenset({KeyKind.SURFACES})
+RESERVED = frozenset({"contact_id", "surface_id", "allow_unassigned", "device_type"})
 MAX_SURFACES = 50
 
 
@@ -116,8 +117,16 @@ def build_routes(keys: KeyAuthenticator, decider: Decider) -> list[Route]:
                 ["query", "device_type"], f"device_type must be one of {', '.join(DEVICE_TYPES)}"
             )
         device = device or device_type(request.headers.get("user-agent"))
+        # Every other query parameter is an in-session attribute (utm_medium=email).
+        session = {k: v[-1] for k, v in query.items() if k not in RESERVED and v}
         decisions = await decider.decide(
-            principal.workspace_id, contact_id, surface_ids, device=device
+            principal.workspace_id,
+            contact_id,
+            surface_ids,
+            device=device,
+            session=session,
+            client_ip=request.client_ip,
+            user_agent=request.headers.get("user-agent"),
         )
         items = [
             _render(d)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rapport.api.http import Request, Response, Route, empty_response, json_response
 from rapport.api.management import ManagementRoutes, WorkspaceContext
 from rapport.core.db import Database
@@ -20,10 +22,18 @@ from rapport.surfaces.schemas import (
 TAGS = ("Surfaces",)
 
 
-def build_routes(routes: ManagementRoutes, database: Database) -> list[Route]:
+def build_routes(
+    routes: ManagementRoutes,
+    database: Database,
+    on_change: Callable[[str], None] = lambda workspace_id: None,
+) -> list[Route]:
+    """``on_change(workspace_id)`` lets this process's decision caches drop the old
+    surface at once (other processes see it within their cache's time to live)."""
+
     async def create(request: Request, ctx: WorkspaceContext) -> Response:
         body = await request.json(SurfaceCreate)
         created = await database.run(service.create_surface, ctx.workspace_id, body)
+        on_change(ctx.workspace_id)
         return json_response(created, 201)
 
     async def list_all(request: Request, ctx: WorkspaceContext) -> Response:
@@ -39,34 +49,37 @@ def build_routes(routes: ManagementRoutes, database: Database) -> list[Route]:
     async def patch(request: Request, ctx: WorkspaceContext) -> Response:
         body = await request.json(SurfaceUpdate)
         surface_id = request.path_params["id"]
-        return json_response(
-            await database.run(service.update_surface, ctx.workspace_id, surface_id, body)
-        )
+        updated = await database.run(service.update_surface, ctx.workspace_id, surface_id, body)
+        on_change(ctx.workspace_id)
+        return json_response(updated)
 
     async def remove(request: Request, ctx: WorkspaceContext) -> Response:
         await database.run(service.delete_surface, ctx.workspace_id, request.path_params["id"])
+        on_change(ctx.workspace_id)
         return empty_response(204)
 
     async def add_variant(request: Request, ctx: WorkspaceContext) -> Response:
         body = await request.json(VariantCreate)
         surface_id = request.path_params["id"]
         created = await database.run(service.add_variant, ctx.workspace_id, surface_id, body)
+        on_change(ctx.workspace_id)
         return json_response(created, 201)
 
     async def patch_variant(request: Request, ctx: WorkspaceContext) -> Response:
         body = await request.json(VariantUpdate)
         params = request.path_params
-        return json_response(
-            await database.run(
-                service.update_variant, ctx.workspace_id, params["id"], params["variant_id"], body
-            )
+        updated = await database.run(
+            service.update_variant, ctx.workspace_id, params["id"], params["variant_id"], body
         )
+        on_change(ctx.workspace_id)
+        return json_response(updated)
 
     async def remove_variant(request: Request, ctx: WorkspaceContext) -> Response:
         params = request.path_params
         await database.run(
             service.delete_variant, ctx.workspace_id, params["id"], params["variant_id"]
         )
+        on_change(ctx.workspace_id)
         return empty_response(204)
 
     one = "/api/surfaces/{id}"

@@ -44,6 +44,8 @@ class SurfaceConfig(Struct, forbid_unknown_fields=True, kw_only=True):
 
     control: Control = msgspec.field(default_factory=Control)
     reward: Reward = msgspec.field(default_factory=Reward)
+    # Only users in this audience get personalized content here (eligibility).
+    audience_id: str | None = None
 
 
 class VariantCreate(Struct, forbid_unknown_fields=True, kw_only=True):
@@ -79,6 +81,7 @@ class SurfaceCreate(Struct, forbid_unknown_fields=True, kw_only=True):
     status: Status = "active"
     control: Control = msgspec.field(default_factory=Control)
     reward: Reward = msgspec.field(default_factory=Reward)
+    audience_id: str | None = None
     variants: Annotated[list[VariantCreate], Meta(max_length=200)] = msgspec.field(
         default_factory=list
     )
@@ -98,6 +101,8 @@ class SurfaceUpdate(Struct, forbid_unknown_fields=True, kw_only=True):
     status: Status | UnsetType = UNSET
     control: ControlUpdate | UnsetType = UNSET
     reward: Reward | UnsetType = UNSET
+    # null removes the eligibility rule.
+    audience_id: str | UnsetType | None = UNSET
 
 
 class SurfacePublic(Struct, kw_only=True):
@@ -107,6 +112,7 @@ class SurfacePublic(Struct, kw_only=True):
     status: Status
     control: Control
     reward: Reward
+    audience_id: str | None
     default_variant_id: str | None
     variants: list[VariantPublic]
     created_at: datetime

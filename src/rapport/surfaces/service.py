@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
+from rapport.audiences import storage as audience_storage
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
 from rapport.core.pagination import Page, PageRequest, encode_cursor
@@ -53,11 +54,30 @@ def _public(row: Any, variant_rows: list[Any]) -> SurfacePublic:
         status=row.status,
         control=config.control,
         reward=config.reward,
+        audience_id=config.audience_id,
         default_variant_id=row.default_variant_id,
         variants=[_variant_public(v, row.default_variant_id) for v in variant_rows],
         created_at=_when(row.created_at),
         updated_at=_when(row.updated_at),
     )
+
+
+def _check_audience(conn: Connection, workspace_id: str, audience_id: str | None) -> None:
+    if audience_id is not None and not audience_storage.get_audiences(
+        conn, workspace_id, [audience_id]
+    ):
+        raise ValidationFailed.single(
+            ["body", "audience_id"], f"Audience {audience_id!r} does not exist", "value_error"
+        )
+
+
+def surfaces_using(conn: Connection, workspace_id: str, audience_id: str) -> list[str]:
+    """Ids of the surfaces whose eligibility is this audience."""
+    return [
+        row.id
+        for row in storage.all_surfaces(conn, workspace_id)
+        if config_of(row).audience_id == audience_id
+    ]
 
 
 def _surface_row(conn: Connection, workspace_id: str, surface_id: str) -> Any:
@@ -85,6 +105,7 @@ def create_surface(conn: Connection, workspace_id: str, body: SurfaceCreate) -> 
         raise ValidationFailed.single(
             ["body", "variants", defaults[1], "default"], "Only one variant can be the default"
         )
+    _check_audience(conn, workspace_id, body.audience_id)
     now = time.time()
     surface_id = uuid7()
     # Variants keep the order they were given in (they are listed by creation time).
@@ -93,7 +114,7 @@ def create_surface(conn: Connection, workspace_id: str, body: SurfaceCreate) -> 
         for index, v in enumerate(body.variants)
     ]
     default_id = rows[defaults[0]]["id"] if defaults else (rows[0]["id"] if rows else None)
-    config = SurfaceConfig(control=body.control, reward=body.reward)
+    config = SurfaceConfig(control=body.control, reward=body.reward, audience_id=body.audience_id)
     storage.insert_surface(
         conn,
         {
@@ -157,6 +178,9 @@ def update_surface(
         config.control = msgspec.structs.replace(config.control, **changed)
     if body.reward is not msgspec.UNSET:
         config.reward = body.reward
+    if body.audience_id is not msgspec.UNSET:
+        _check_audience(conn, workspace_id, body.audience_id)
+        config.audience_id = body.audience_id
     values["config"] = msgspec.to_builtins(config)
     storage.update_surface(conn, surface_id, values)
     return get_surface(conn, workspace_id, surface_id)
