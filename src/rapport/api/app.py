@@ -24,6 +24,8 @@ from rapport.decide import routes as decide_routes
 from rapport.decide.catalog import Catalog
 from rapport.decide.engine import Decider, write_decisions
 from rapport.decide.feedback import Feedback
+from rapport.experiences import fetch as experience_fetch
+from rapport.experiences import routes as experience_routes
 from rapport.ingest import routes as ingest_routes
 from rapport.ingest import storage as inbox_storage
 from rapport.ingest.loop import ProcessingLoop
@@ -154,8 +156,14 @@ def build_routes(services: Services) -> list[Route]:
             management, services.database, Sizer(services.geo), services.catalog.forget
         ),
         *decide_routes.build_routes(management, services.database, services.catalog),
+        *experience_routes.build_routes(
+            management, services.database, services.catalog, services.catalog.forget
+        ),
         *ingest_routes.build_routes(services.keys, services.committer, services.database),
         *content_routes.build_routes(services.keys, services.decider),
+        *experience_fetch.build_routes(
+            services.keys, services.database, services.catalog, services.decider
+        ),
     ]
 
     def openapi() -> dict[str, Any]:

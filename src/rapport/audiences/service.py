@@ -103,13 +103,19 @@ def update_audience(
 
 def delete_audience(conn: Connection, workspace_id: str, audience_id: str) -> None:
     """Delete an audience no surface depends on (409 names the ones that do)."""
+    from rapport.experiences.storage import all_experiences
     from rapport.surfaces.service import surfaces_using
 
     _row(conn, workspace_id, audience_id)
     users = surfaces_using(conn, workspace_id, audience_id)
+    users += [
+        f"experience {row.key}"
+        for row in all_experiences(conn, workspace_id)
+        if row.audience_id == audience_id
+    ]
     if users:
         raise Conflict(
-            f"Audience {audience_id!r} decides eligibility on surfaces {', '.join(users)}; "
+            f"Audience {audience_id!r} decides eligibility for {', '.join(users)}; "
             "remove it from them first",
             code="audience_in_use",
         )

@@ -305,3 +305,27 @@ audiences = Table(
     Column("updated_at", Float, nullable=False),
     Index(None, "workspace_id", "id"),
 )
+
+
+# --- experiences ----------------------------------------------------------------
+
+# Keyed server-side personalization (MoEngage Personalize style). Variations live in the
+# row: an experience is read whole, and its few variations change together.
+experiences = Table(
+    "experiences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("starts_at", Float, nullable=True),
+    Column("ends_at", Float, nullable=True),
+    Column("audience_id", String(36), nullable=True),
+    # allocation, holdout, stickiness, reward (rapport.experiences.schemas.ExperienceConfig)
+    Column("config", JSON, nullable=False),
+    Column("variations", JSON, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "workspace_id", "key", unique=True),
+)

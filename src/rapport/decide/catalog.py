@@ -12,14 +12,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection
 
 from rapport.audiences import storage as audience_storage
 from rapport.audiences.rules import Rule, RuleError, parse_rule
 from rapport.decide import storage
 from rapport.decide.model import Candidate, Counts, StatKey
+from rapport.experiences import storage as experience_storage
+from rapport.experiences.service import config_of as experience_config
+from rapport.experiences.service import variations_of
 from rapport.surfaces import storage as surface_storage
-from rapport.surfaces.schemas import SurfaceConfig
+from rapport.surfaces.schemas import Control, SurfaceConfig
 from rapport.surfaces.service import config_of
 from rapport.workspaces import storage as workspace_storage
 from rapport.workspaces.schemas import WorkspaceSettings
@@ -57,6 +61,21 @@ class SurfacePlan:
     candidates: tuple[Candidate, ...] = field(default=())
     # Who is eligible for personalized content here (None: everyone).
     audience: Rule | None = None
+    # "optimize": the agents choose; "fixed": a sticky weighted split (experiences).
+    allocation: str = "optimize"
+    weights: tuple[tuple[str, float], ...] = ()
+    # Experiences: their key and schedule (epoch seconds; None is open-ended).
+    key: str | None = None
+    starts_at: float | None = None
+    ends_at: float | None = None
+
+    def live(self, now: float) -> bool:
+        """Active and inside its schedule."""
+        return (
+            self.status == "active"
+            and (self.starts_at is None or self.starts_at <= now)
+            and (self.ends_at is None or now < self.ends_at)
+        )
 
     @property
     def default(self) -> Variant | None:
@@ -70,7 +89,9 @@ def load_plans(conn: Connection, workspace_id: str) -> dict[str, SurfacePlan]:
     rows = surface_storage.all_surfaces(conn, workspace_id)
     variants = surface_storage.variants_of(conn, [r.id for r in rows])
     configs = {row.id: config_of(row) for row in rows}
+    keyed = experience_storage.all_experiences(conn, workspace_id)
     wanted = {c.audience_id for c in configs.values() if c.audience_id is not None}
+    wanted |= {row.audience_id for row in keyed if row.audience_id is not None}
     audiences = {
         a.id: a.rule for a in audience_storage.get_audiences(conn, workspace_id, sorted(wanted))
     }
@@ -89,7 +110,41 @@ def load_plans(conn: Connection, workspace_id: str) -> dict[str, SurfacePlan]:
             candidates=tuple(Candidate(v.id, v.labels) for v in found.values()),
             audience=_audience(audiences, config.audience_id),
         )
+    for row in keyed:
+        plans[row.id] = _experience_plan(row, audiences)
     return plans
+
+
+def _experience_plan(row: Any, audiences: dict[str, Any]) -> SurfacePlan:
+    """An experience as the decision engine sees it: its first variation is the control."""
+    config = experience_config(row)
+    variations = variations_of(row)
+    found = {
+        v.id: Variant(v.id, v.name, dict(v.labels), msgspec.to_builtins(v.payload))
+        for v in variations
+    }
+    return SurfacePlan(
+        id=row.id,
+        status=row.status,
+        config=SurfaceConfig(
+            control=Control(
+                min_gap_days=0.0,
+                holdout_percent=config.holdout_percent,
+                sticky_seconds=config.sticky_seconds,
+            ),
+            reward=config.reward,
+            audience_id=row.audience_id,
+        ),
+        default_variant_id=variations[0].id if variations else None,
+        variants=found,
+        candidates=tuple(Candidate(v.id, v.labels) for v in found.values()),
+        audience=_audience(audiences, row.audience_id),
+        allocation=config.allocation,
+        weights=tuple((v.id, v.weight) for v in variations),
+        key=row.key,
+        starts_at=row.starts_at,
+        ends_at=row.ends_at,
+    )
 
 
 def _audience(rules_by_id: dict[str, Any], audience_id: str | None) -> Rule | None:

@@ -9,6 +9,7 @@ decision is stored: feedback that echoes an assignment id always finds it.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -51,6 +52,7 @@ from rapport.profiles import storage as profile_storage
 # How a decision was made; only "agent" decisions are learned from.
 AGENT, HOLDOUT, STICKY_GAP, FALLBACK, PAUSED = "agent", "holdout", "gap", "fallback", "paused"
 INELIGIBLE = "ineligible"  # not in the surface's audience
+FIXED = "fixed"  # an experience's weighted split
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ class _Request:
     client_ip: str | None
     user_agent: str | None
     now: float
+    # Set when the caller resolved the person already (by email or phone).
+    profile_id: str | None = None
 
 
 @dataclass
@@ -97,6 +101,22 @@ class _Snapshot:
     rows: list[dict[str, Any]] = field(default_factory=list)
     # Read only when a requested surface has an eligibility audience.
     person: AudienceSubject | None = None
+
+
+def fixed_split(
+    workspace_id: str, plan_id: str, subject: str, weights: Sequence[tuple[str, float]]
+) -> str:
+    """The variation a subject always gets under a weighted split: a sha256 of the three
+    (salted apart from the holdout's hash, so the split is the same inside and outside
+    it) read as a point in [0, total weight)."""
+    material = "\x00".join(("split", workspace_id, plan_id, subject)).encode()
+    total = sum(weight for _, weight in weights)
+    point = int.from_bytes(hashlib.sha256(material).digest()[:8], "big") / 2.0**64 * total
+    for variant_id, weight in weights:
+        if point < weight:
+            return variant_id
+        point -= weight
+    return next(variant_id for variant_id, weight in reversed(weights) if weight > 0)
 
 
 def split_alternate_id(value: str) -> tuple[str, int]:
@@ -174,6 +194,7 @@ class Decider:
         session: Mapping[str, SessionValue] | None = None,
         client_ip: str | None = None,
         user_agent: str | None = None,
+        profile_id: str | None = None,
     ) -> dict[str, Decision | None]:
         """A decision per requested surface; None for surfaces that do not exist.
 
@@ -181,7 +202,7 @@ class Decider:
         the caller chooses whether to show their default.
         """
         now = time.time() if now is None else now
-        request = _Request(session or {}, client_ip, user_agent, now)
+        request = _Request(session or {}, client_ip, user_agent, now, profile_id)
         snapshot = await self.database.run_read_local(
             self._read, workspace_id, contact_id, surface_ids, request
         )
@@ -208,7 +229,7 @@ class Decider:
         plans = self.catalog.plans(conn, workspace_id, surface_ids)
         known = [surface_id for surface_id in dict.fromkeys(surface_ids) if surface_id in plans]
         profile_id, timezone, latest, user = storage.decision_inputs(
-            conn, workspace_id, contact_id, known
+            conn, workspace_id, contact_id, known, request.profile_id
         )
         population = self.catalog.population(conn, workspace_id)
         default_timezone = self.catalog.settings(conn, workspace_id).default_timezone
@@ -282,8 +303,14 @@ class Decider:
         latest = snap.latest.get(plan.id)
         default = plan.default
         assert default is not None  # checked by the caller
+        # Eligibility is of this moment (the session may differ): checked before reuse.
+        eligible = plan.audience is None or (
+            snap.person is not None and evaluate(plan.audience, snap.person)
+        )
         if (
             latest is not None
+            and eligible
+            and latest.policy != INELIGIBLE
             and now - latest.created_at < control.sticky_seconds
             and latest.variant_id in plan.variants
             and (latest.policy != AGENT or plan.status == "active")
@@ -299,7 +326,7 @@ class Decider:
         context = {"daypart": day_part(now, snap.timezone or snap.default_timezone)}
         if device:
             context["device"] = device
-        if latest is not None and latest.policy in (AGENT, HOLDOUT):
+        if latest is not None and latest.policy in (AGENT, HOLDOUT, FIXED):
             # A person's holdout membership never changes, even across identity merges.
             held_out = latest.policy == HOLDOUT
         else:
@@ -313,9 +340,7 @@ class Decider:
         alternates: tuple[str, ...] = ()
         if plan.status != "active":
             policy, chosen = PAUSED, default
-        elif plan.audience is not None and not (
-            snap.person is not None and evaluate(plan.audience, snap.person)
-        ):
+        elif not eligible:
             policy, chosen = INELIGIBLE, default
         elif held_out:
             policy, chosen = HOLDOUT, default
@@ -323,6 +348,9 @@ class Decider:
             policy, chosen = STICKY_GAP, default
         elif len(plan.candidates) < 2:
             policy, chosen = FALLBACK, default
+        elif plan.allocation == FIXED:
+            policy = FIXED
+            chosen = plan.variants[fixed_split(workspace_id, plan.id, contact_id, plan.weights)]
         else:
             ranked = choose(
                 plan.candidates,

@@ -257,14 +257,30 @@ def _latest_record(row: Any) -> Any:
 
 
 def decision_inputs(
-    conn: Connection, workspace_id: str, contact_id: str, surface_ids: Sequence[str]
+    conn: Connection,
+    workspace_id: str,
+    contact_id: str,
+    surface_ids: Sequence[str],
+    known_profile: str | None = None,
 ) -> tuple[str | None, str | None, dict[str, Any], dict[StatKey, Counts]]:
-    """Who ``contact_id`` is (profile id, time zone), their latest decision per surface
-    and their agent's evidence."""
+    """Who ``contact_id`` is (profile id, time zone; ``known_profile`` when the caller
+    resolved it already), their latest decision per surface and their agent's evidence."""
+    if known_profile is not None:
+        return _inputs_of(conn, workspace_id, contact_id, surface_ids, known_profile)
     owners: dict[str, str] = dict(
         conn.exec_driver_sql(_sql(conn, _IDENTITY_SQL), (workspace_id, contact_id)).all()
     )
     profile_id = owners.get("external_id") or owners.get("anonymous_id")
+    return _inputs_of(conn, workspace_id, contact_id, surface_ids, profile_id)
+
+
+def _inputs_of(
+    conn: Connection,
+    workspace_id: str,
+    contact_id: str,
+    surface_ids: Sequence[str],
+    profile_id: str | None,
+) -> tuple[str | None, str | None, dict[str, Any], dict[StatKey, Counts]]:
     timezone = None
     stats: dict[StatKey, Counts] = {}
     if profile_id is not None:

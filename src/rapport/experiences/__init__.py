@@ -1,0 +1,1 @@
+"""Experiences: keyed server-side personalization and the Experiences API."""

@@ -1,0 +1,53 @@
+"""SQL for experiences."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from rapport.core.tables import experiences
+
+
+def insert_experience(conn: Connection, row: Mapping[str, Any]) -> None:
+    conn.execute(insert(experiences), [dict(row)])
+
+
+def get_by_key(conn: Connection, workspace_id: str, key: str) -> Any:
+    return conn.execute(
+        select(experiences).where(
+            experiences.c.workspace_id == workspace_id, experiences.c.key == key
+        )
+    ).first()
+
+
+def all_experiences(conn: Connection, workspace_id: str) -> list[Any]:
+    return list(conn.execute(select(experiences).where(experiences.c.workspace_id == workspace_id)))
+
+
+def list_experiences(
+    conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
+) -> tuple[list[Any], int | None]:
+    query = select(experiences).where(experiences.c.workspace_id == workspace_id)
+    if after is not None:
+        query = query.where(experiences.c.id > after)
+    rows = list(conn.execute(query.order_by(experiences.c.id).limit(limit + 1)))
+    total = None
+    if with_total:
+        total = int(
+            conn.execute(
+                select(func.count())
+                .select_from(experiences)
+                .where(experiences.c.workspace_id == workspace_id)
+            ).scalar_one()
+        )
+    return rows, total
+
+
+def update_experience(conn: Connection, experience_id: str, values: Mapping[str, Any]) -> None:
+    conn.execute(update(experiences).where(experiences.c.id == experience_id).values(**values))
+
+
+def delete_experience(conn: Connection, experience_id: str) -> None:
+    conn.execute(delete(experiences).where(experiences.c.id == experience_id))
