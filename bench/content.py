@@ -23,7 +23,7 @@ import random
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,9 +161,17 @@ def percentile(ordered: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
+Send = Callable[[httpx.Client, int], httpx.Response]
+
+
+def getter(paths: Sequence[str]) -> Send:
+    """Request ``i`` is a GET of ``paths[i % len(paths)]``."""
+    return lambda client, i: client.get(paths[i % len(paths)])
+
+
 def open_loop(
     url: str,
-    paths: Sequence[str],
+    send: Send,
     headers: dict[str, str],
     *,
     rate: float = RATE,
@@ -187,7 +195,7 @@ def open_loop(
                 if wait > 0:
                     time.sleep(wait)
                 try:
-                    ok = client.get(paths[i % len(paths)]).status_code == 200
+                    ok = send(client, i).status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 mine.append((time.perf_counter() - due) * 1000)
@@ -211,10 +219,10 @@ def open_loop(
     )
 
 
-def steady(url: str, paths: Sequence[str], headers: dict[str, str]) -> Steady:
+def steady(url: str, send: Send, headers: dict[str, str]) -> Steady:
     """One warm-up second, then the measured run."""
-    open_loop(url, paths, headers, seconds=1.0)
-    return open_loop(url, paths, headers)
+    open_loop(url, send, headers, seconds=1.0)
+    return open_loop(url, send, headers)
 
 
 def measure(sticky_seconds: int) -> tuple[int, Load, Steady]:
@@ -225,7 +233,7 @@ def measure(sticky_seconds: int) -> tuple[int, Load, Steady]:
         ).id
         history = seed_history(server, surface)
         paths = [content_path(surface, (u * 7919) % USERS, DEVICES[u % 3]) for u in range(USERS)]
-        measured = steady(server.url, paths, {"X-API-Key": server.keys["surfaces"]})
+        measured = steady(server.url, getter(paths), {"X-API-Key": server.keys["surfaces"]})
         wait_drained(server)
         load: Load = wrk(
             server.url,
@@ -248,7 +256,7 @@ def main() -> None:
             seconds=SECONDS,
             connections=CONNECTIONS,
         )
-        base_steady = steady(baseline.url, base_paths, {"X-API-Key": "-"})
+        base_steady = steady(baseline.url, getter(base_paths), {"X-API-Key": "-"})
     rows = []
     history = 0
     # Fresh: every request is a new decision (sticky_seconds 0, the worst case). Sticky:

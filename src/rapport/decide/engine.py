@@ -374,6 +374,10 @@ class Decider:
                 scopes.append(snap.profile_id)
             increments = decision_increments(scopes, chosen)
         assignment_id = uuid7()
+        if policy == INELIGIBLE:
+            # Nothing to learn or measure: not stored (feedback on its id is ignored), so
+            # users outside an audience cost no write on every request.
+            return Decision(plan.id, assignment_id, chosen, (), policy, control.min_gap_days)
         snap.rows.append(
             {
                 "id": assignment_id,
