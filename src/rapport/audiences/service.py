@@ -17,7 +17,7 @@ from rapport.audiences.schemas import (
 )
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
-from rapport.core.pagination import Page, PageRequest, encode_cursor
+from rapport.core.pagination import Page, PageRequest, build_page
 
 
 def _when(value: float) -> datetime:
@@ -76,13 +76,8 @@ def get_audience(conn: Connection, workspace_id: str, audience_id: str) -> Audie
 def list_audiences(conn: Connection, workspace_id: str, page: PageRequest) -> Page[AudiencePublic]:
     after = page.after if isinstance(page.after, str) else None
     rows, total = storage.list_audiences(conn, workspace_id, page.limit, after, page.with_total)
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page(
-        data=[_public(r) for r in rows],
-        next_token=encode_cursor(rows[-1].id) if more and rows else None,
-        total=total,
-    )
+    built = build_page(rows, page, key=lambda row: row.id, total=total)
+    return Page(data=[_public(r) for r in built.data], next_token=built.next_token, total=total)
 
 
 def update_audience(

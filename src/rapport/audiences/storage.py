@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from rapport.core.sql import page_by_id
 from rapport.core.tables import audiences, events, profiles
 
 
@@ -37,20 +38,7 @@ def get_audiences(conn: Connection, workspace_id: str, ids: Sequence[str]) -> li
 def list_audiences(
     conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
 ) -> tuple[list[Any], int | None]:
-    query = select(audiences).where(audiences.c.workspace_id == workspace_id)
-    if after is not None:
-        query = query.where(audiences.c.id > after)
-    rows = list(conn.execute(query.order_by(audiences.c.id).limit(limit + 1)))
-    total = None
-    if with_total:
-        total = int(
-            conn.execute(
-                select(func.count())
-                .select_from(audiences)
-                .where(audiences.c.workspace_id == workspace_id)
-            ).scalar_one()
-        )
-    return rows, total
+    return page_by_id(conn, audiences, workspace_id, limit, after, with_total)
 
 
 def update_audience(conn: Connection, audience_id: str, values: Mapping[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 
@@ -19,3 +19,27 @@ def insert_ignoring_duplicates(
     statement = dialect.insert(table).on_conflict_do_nothing()
     result = conn.execute(statement, list(rows))
     return max(result.rowcount, 0)
+
+
+def page_by_id(
+    conn: Connection,
+    table: Table,
+    workspace_id: str,
+    limit: int,
+    after: str | None,
+    with_total: bool,
+) -> tuple[list[Any], int | None]:
+    """A workspace's rows of ``table`` in id order (UUIDv7: creation order), ``limit + 1``
+    of them so the caller knows whether more follow, and the total when asked."""
+    query = select(table).where(table.c.workspace_id == workspace_id)
+    if after is not None:
+        query = query.where(table.c.id > after)
+    rows = list(conn.execute(query.order_by(table.c.id).limit(limit + 1)))
+    total = None
+    if with_total:
+        total = int(
+            conn.execute(
+                select(func.count()).select_from(table).where(table.c.workspace_id == workspace_id)
+            ).scalar_one()
+        )
+    return rows, total

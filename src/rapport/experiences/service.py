@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from rapport.audiences import storage as audience_storage
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
-from rapport.core.pagination import Page, PageRequest, encode_cursor
+from rapport.core.pagination import Page, PageRequest, build_page
 from rapport.experiences import storage
 from rapport.experiences.schemas import (
     ExperienceConfig,
@@ -166,13 +166,8 @@ def list_experiences(
 ) -> Page[ExperiencePublic]:
     after = page.after if isinstance(page.after, str) else None
     rows, total = storage.list_experiences(conn, workspace_id, page.limit, after, page.with_total)
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
-    return Page(
-        data=[public(r) for r in rows],
-        next_token=encode_cursor(rows[-1].id) if more and rows else None,
-        total=total,
-    )
+    built = build_page(rows, page, key=lambda row: row.id, total=total)
+    return Page(data=[public(r) for r in built.data], next_token=built.next_token, total=total)
 
 
 def update_experience(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
+from rapport.core.sql import page_by_id
 from rapport.core.tables import experiences
 
 
@@ -29,20 +30,7 @@ def all_experiences(conn: Connection, workspace_id: str) -> list[Any]:
 def list_experiences(
     conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
 ) -> tuple[list[Any], int | None]:
-    query = select(experiences).where(experiences.c.workspace_id == workspace_id)
-    if after is not None:
-        query = query.where(experiences.c.id > after)
-    rows = list(conn.execute(query.order_by(experiences.c.id).limit(limit + 1)))
-    total = None
-    if with_total:
-        total = int(
-            conn.execute(
-                select(func.count())
-                .select_from(experiences)
-                .where(experiences.c.workspace_id == workspace_id)
-            ).scalar_one()
-        )
-    return rows, total
+    return page_by_id(conn, experiences, workspace_id, limit, after, with_total)
 
 
 def update_experience(conn: Connection, experience_id: str, values: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from rapport.core.sql import page_by_id
 from rapport.core.tables import surfaces, variants
 
 
@@ -64,10 +65,7 @@ def list_surfaces(
     conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
 ) -> tuple[list[Any], dict[str, int], int | None]:
     """A page of surfaces by id (UUIDv7: creation order), their variant counts, the total."""
-    query = select(surfaces).where(surfaces.c.workspace_id == workspace_id)
-    if after is not None:
-        query = query.where(surfaces.c.id > after)
-    rows = list(conn.execute(query.order_by(surfaces.c.id).limit(limit + 1)))
+    rows, total = page_by_id(conn, surfaces, workspace_id, limit, after, with_total)
     counts: dict[str, int] = {}
     if rows:
         counted = conn.execute(
@@ -76,15 +74,6 @@ def list_surfaces(
             .group_by(variants.c.surface_id)
         )
         counts = {surface_id: int(n) for surface_id, n in counted}
-    total = None
-    if with_total:
-        total = int(
-            conn.execute(
-                select(func.count())
-                .select_from(surfaces)
-                .where(surfaces.c.workspace_id == workspace_id)
-            ).scalar_one()
-        )
     return rows, counts, total
 
 
