@@ -159,11 +159,17 @@ def _audience(rules_by_id: dict[str, Any], audience_id: str | None) -> Rule | No
         return NOBODY
 
 
-class Catalog:
-    """Surfaces and population statistics per workspace, refreshed after ``ttl`` seconds."""
+MISSING_RETRY = 0.2
 
-    def __init__(self, ttl: float = 1.0) -> None:
+
+class Catalog:
+    """Surfaces and experiences (refreshed after ``plans_ttl`` seconds) and population
+    statistics (after ``ttl``) per workspace. Changes made through this process refresh
+    at once; other processes see them within those times."""
+
+    def __init__(self, ttl: float = 1.0, plans_ttl: float = 5.0) -> None:
         self.ttl = ttl
+        self.plans_ttl = plans_ttl
         self._plans: dict[str, tuple[float, dict[str, SurfacePlan]]] = {}
         self._population: dict[str, tuple[float, dict[str, dict[StatKey, Counts]]]] = {}
         self._settings: dict[str, tuple[float, WorkspaceSettings]] = {}
@@ -191,15 +197,15 @@ class Catalog:
         self, conn: Connection, workspace_id: str, wanted: Sequence[str] = ()
     ) -> dict[str, SurfacePlan]:
         """The workspace's surfaces; read afresh when stale or when one of ``wanted`` is
-        missing (it may have been created a moment ago)."""
+        missing (another process may have created it a moment ago; at most every
+        ``MISSING_RETRY`` seconds, so requests for unknown ids cannot force a reload each)."""
         cached = self._plans.get(workspace_id)
         now = time.monotonic()
-        if (
-            cached is not None
-            and now - cached[0] < self.ttl
-            and all(surface_id in cached[1] for surface_id in wanted)
-        ):
-            return cached[1]
+        if cached is not None:
+            age = now - cached[0]
+            complete = all(surface_id in cached[1] for surface_id in wanted)
+            if age < self.plans_ttl and (complete or age < MISSING_RETRY):
+                return cached[1]
         plans = load_plans(conn, workspace_id)
         self._plans[workspace_id] = (now, plans)
         return plans

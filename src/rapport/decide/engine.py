@@ -47,7 +47,6 @@ from rapport.ingest import messages as msg
 from rapport.ingest.common import inbox_rows
 from rapport.ingest.storage import write_inbox
 from rapport.ingest.writer import GroupCommitter
-from rapport.profiles import storage as profile_storage
 
 # How a decision was made; only "agent" decisions are learned from.
 AGENT, HOLDOUT, STICKY_GAP, FALLBACK, PAUSED = "agent", "holdout", "gap", "fallback", "paused"
@@ -263,7 +262,7 @@ class Decider:
         )
         if profile_id is None:
             return AudienceSubject(session=session)
-        row = profile_storage.profile_row(conn, workspace_id, profile_id)
+        row = storage.person_row(conn, workspace_id, profile_id)
         if row is None:
             return AudienceSubject(session=session)
         windows = [

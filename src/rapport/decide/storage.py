@@ -53,13 +53,19 @@ def stats_for(conn: Connection, workspace_id: str, scopes: Sequence[str]) -> Sco
     return _collect(conn.execute(query), found)
 
 
+_POPULATION_SQL = (
+    "SELECT scope, dimension, label, trials, successes FROM agent_stats "
+    "WHERE workspace_id = ? AND (scope = '*' OR (scope >= 'ctx:' AND scope < 'ctx;'))"
+)
+
+
 def population_stats(conn: Connection, workspace_id: str) -> ScopedStats:
-    """The workspace population's statistics, overall (``*``) and per context scope."""
-    query = select(*_STAT_COLUMNS).where(
-        agent_stats.c.workspace_id == workspace_id,
-        or_(agent_stats.c.scope == POPULATION, agent_stats.c.scope.like("ctx:%")),
-    )
-    return _collect(conn.execute(query), {POPULATION: {}})
+    """The workspace population's statistics, overall (``*``) and per context scope.
+
+    Ranges on the primary key (a ``LIKE`` would scan every user's rows too): this runs
+    on the request path whenever the per-process cache refreshes."""
+    rows = conn.exec_driver_sql(_sql(conn, _POPULATION_SQL), (workspace_id,))
+    return _collect(rows, {POPULATION: {}})
 
 
 _ADD_STATS_SQL = (
@@ -323,3 +329,43 @@ def events_since(
         )
     )
     return [(name, float(at)) for name, at in rows]
+
+
+_PERSON_SQL = (
+    "SELECT properties, counts, first_seen, last_seen, event_count, timezone, locale "
+    "FROM profiles WHERE workspace_id = ? AND id = ?"
+)
+_IDENTITIES_SQL = (
+    "SELECT kind, value, profile_id FROM identities WHERE workspace_id = ? AND kind = ? "
+    "AND value = ?"
+)
+
+
+def _json(value: Any) -> Any:
+    return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
+
+
+def person_row(conn: Connection, workspace_id: str, profile_id: str) -> Any:
+    """What audience rules read of a profile (plain SQL: it is on the request path)."""
+    row = conn.exec_driver_sql(_sql(conn, _PERSON_SQL), (workspace_id, profile_id)).first()
+    if row is None:
+        return None
+    return SimpleNamespace(
+        properties=_json(row.properties) or {},
+        counts=_json(row.counts) or {},
+        first_seen=row.first_seen,
+        last_seen=row.last_seen,
+        event_count=row.event_count,
+        timezone=row.timezone,
+        locale=row.locale,
+    )
+
+
+def owner_of(conn: Connection, workspace_id: str, keys: Sequence[tuple[str, str]]) -> str | None:
+    """The profile of the first of ``keys`` (kind, value) that the identity graph knows."""
+    statement = _sql(conn, _IDENTITIES_SQL)
+    for kind, value in keys:
+        row = conn.exec_driver_sql(statement, (workspace_id, kind, value)).first()
+        if row is not None:
+            return str(row.profile_id)
+    return None

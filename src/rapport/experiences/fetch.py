@@ -25,10 +25,10 @@ from rapport.api.validation import decode_json
 from rapport.core.db import Database
 from rapport.core.errors import Forbidden, Unauthorized, ValidationFailed
 from rapport.core.keys import KeyKind
+from rapport.decide import storage as decide_storage
 from rapport.decide.catalog import Catalog, SurfacePlan
 from rapport.decide.engine import INELIGIBLE, Decider, Decision
 from rapport.profiles import identity as ident
-from rapport.profiles import storage as profile_storage
 from rapport.workspaces.auth import KeyAuthenticator
 
 PERSONALIZE = frozenset({KeyKind.PERSONALIZE})
@@ -113,13 +113,10 @@ def _resolve(
         raise ValidationFailed.single(
             ["body", "identifiers"], "customer_id, u_em or u_mb is required", "missing"
         )
-    owners = profile_storage.lookup_identities(
+    profile_id = decide_storage.owner_of(
         conn, workspace_id, [(kind, value) for kind, value, _ in keys]
     )
-    for kind, value, _ in keys:
-        if (kind, value) in owners:
-            return keys[0][2], owners[(kind, value)]
-    return keys[0][2], None
+    return keys[0][2], profile_id
 
 
 def _render(plan: SurfacePlan, decision: Decision) -> ExperienceOut:
