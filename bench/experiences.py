@@ -194,6 +194,7 @@ def main() -> None:
                 return client.post("/v1/experiences/fetch", content=payloads[i % USERS], auth=auth)
 
             first = first_visits(server, payloads, headers, auth)
+            wait_drained(server)  # the first visits' evidence applied: a steady state
             measured = open_loop(server.url, send, headers)
             load = wrk(
                 server.url,
