@@ -450,3 +450,23 @@ def test_a_surface_cannot_name_an_unknown_audience(admin: httpx.Client) -> None:
     response = admin.post("/api/surfaces", json=four_tones() | {"audience_id": "nope"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "audience_id"]
+
+
+def test_erasing_a_person_removes_their_decisions_and_learning(
+    admin: httpx.Client, content: Content, ingest: Ingest
+) -> None:
+    surface = admin.post("/api/surfaces", json=four_tones(sticky_seconds=3600)).json()
+    # A decision made before the person had a profile, then one after.
+    early = content.one("gone", surface["id"])
+    feedback(ingest, "gone", early, converted=True)
+    ingest.processed()
+    [person] = admin.get("/api/profiles", params={"identity": "gone"}).json()["data"]
+    agent = admin.get(f"/api/profiles/{person['id']}/agent").json()
+    assert agent["recent_assignments"]
+    assert admin.delete(f"/api/profiles/{person['id']}").status_code == 204
+    report = admin.get(f"/api/surfaces/{surface['id']}/report").json()
+    assert report["personalized"]["assignments"] == 0
+    assert admin.get(f"/api/profiles/{person['id']}/agent").status_code == 404
+    # A new decision for the same identifier starts afresh (no sticky leftover).
+    again = content.one("gone", surface["id"])
+    assert again["assignment_id"] != early["assignment_id"]

@@ -28,7 +28,6 @@ from rapport.decide.catalog import Catalog, SurfacePlan
 from rapport.decide.engine import AGENT, split_alternate_id
 from rapport.decide.model import Candidate, stat_keys
 from rapport.ingest import messages as msg
-from rapport.profiles import identity as ident
 from rapport.profiles import storage as profile_storage
 from rapport.profiles.categories import Categorizer
 from rapport.workspaces import storage as workspace_storage
@@ -128,7 +127,9 @@ class Feedback:
         storage.move_profile(conn, workspace_id, loser, survivor, time.time())
 
     def on_erase(self, conn: Connection, workspace_id: str, profile_id: str) -> None:
-        storage.forget_profile(conn, workspace_id, profile_id)
+        """Runs before the identities go, so decisions made for them can be found."""
+        contact_ids = profile_storage.contact_ids(conn, profile_id)
+        storage.forget_profile(conn, workspace_id, profile_id, contact_ids=contact_ids)
 
     # -- work --------------------------------------------------------------------
     def _workspace(self, conn: Connection, workspace_id: str) -> tuple[Categorizer, int]:
@@ -240,11 +241,7 @@ class Feedback:
             for p in matching
         }
         profile_id = row["profile_id"]
-        contact_ids = [
-            value
-            for kind, value in profile_storage.identities_of(conn, profile_id)
-            if kind in (ident.EXTERNAL, ident.ANONYMOUS)
-        ]
+        contact_ids = profile_storage.contact_ids(conn, profile_id)
         candidates = storage.attributable(
             conn,
             workspace_id,

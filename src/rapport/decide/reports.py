@@ -183,7 +183,9 @@ def agent_view(conn: Connection, workspace_id: str, profile_id: str, catalog: Ca
             created_at=datetime.fromtimestamp(a.created_at, UTC),
             converted=a.converted_at is not None,
         )
-        for a in storage.recent_assignments(conn, workspace_id, profile_id, 20)
+        for a in storage.recent_assignments(
+            conn, workspace_id, profile_id, profile_storage.contact_ids(conn, profile_id), 20
+        )
     ]
     return AgentView(
         profile_id=profile_id,

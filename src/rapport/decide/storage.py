@@ -179,11 +179,13 @@ def update_assignment(conn: Connection, assignment_id: str, values: Mapping[str,
 
 
 def recent_assignments(
-    conn: Connection, workspace_id: str, profile_id: str, limit: int
+    conn: Connection, workspace_id: str, profile_id: str, contact_ids: Sequence[str], limit: int
 ) -> list[Any]:
-    query = select(assignments).where(
-        assignments.c.workspace_id == workspace_id, assignments.c.profile_id == profile_id
-    )
+    """A person's latest decisions: by profile, and by identifier from before it existed."""
+    whose = assignments.c.profile_id == profile_id
+    if contact_ids:
+        whose = or_(whose, assignments.c.contact_id.in_(list(contact_ids)))
+    query = select(assignments).where(assignments.c.workspace_id == workspace_id, whose)
     newest = assignments.c.created_at.desc()
     return [_record(r) for r in conn.execute(query.order_by(newest).limit(limit))]
 
@@ -205,20 +207,25 @@ def move_profile(
 
 
 def forget_profile(
-    conn: Connection, workspace_id: str, profile_id: str, *, keep_assignments: bool = False
+    conn: Connection,
+    workspace_id: str,
+    profile_id: str,
+    *,
+    keep_assignments: bool = False,
+    contact_ids: Sequence[str] = (),
 ) -> None:
-    """Erase a person's learning (and, unless kept, their decisions)."""
+    """Erase a person's learning and, unless kept, their decisions: those made for their
+    profile and those made for any of their identifiers before the profile existed."""
     conn.execute(
         delete(agent_stats).where(
             agent_stats.c.workspace_id == workspace_id, agent_stats.c.scope == profile_id
         )
     )
     if not keep_assignments:
-        conn.execute(
-            delete(assignments).where(
-                assignments.c.workspace_id == workspace_id, assignments.c.profile_id == profile_id
-            )
-        )
+        whose = assignments.c.profile_id == profile_id
+        if contact_ids:
+            whose = or_(whose, assignments.c.contact_id.in_(list(contact_ids)))
+        conn.execute(delete(assignments).where(assignments.c.workspace_id == workspace_id, whose))
 
 
 # -- the Content API's read: plain SQL, no statement compilation ----------------------

@@ -159,6 +159,15 @@ def identities_of(conn: Connection, profile_id: str) -> list[tuple[str, str]]:
     return [(kind, value) for kind, value in rows]
 
 
+def contact_ids(conn: Connection, profile_id: str) -> list[str]:
+    """The identifiers apps ask for content with: the external and anonymous ids."""
+    return [
+        value
+        for kind, value in identities_of(conn, profile_id)
+        if kind in ("external_id", "anonymous_id")
+    ]
+
+
 def move_profile_rows(conn: Connection, source: str, target: str) -> None:
     """Re-point everything of ``source`` at ``target`` (a merge)."""
     for table in (identities, events, devices):
