@@ -301,3 +301,15 @@ def test_a_regenerated_secret_fails_at_once(admin: httpx.Client, experiences: Ex
     assert experiences.fetch({"identifiers": {"customer_id": "u"}}).status_code == 401
     ws.keys[KeyKind.PERSONALIZE] = rotated.json()["key"]
     assert experiences.for_user("u", "hero")
+
+
+def test_the_content_api_does_not_serve_experiences(
+    admin: httpx.Client, http: httpx.Client, workspace: Workspace
+) -> None:
+    created = admin.post("/api/experiences", json=experience()).json()
+    response = http.get(
+        "/v1/surface/content",
+        params={"contact_id": "u", "surface_id": created["id"], "allow_unassigned": "true"},
+        headers={"X-API-Key": workspace.keys[KeyKind.SURFACES]},
+    )
+    assert response.status_code == 404

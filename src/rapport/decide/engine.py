@@ -194,6 +194,7 @@ class Decider:
         client_ip: str | None = None,
         user_agent: str | None = None,
         profile_id: str | None = None,
+        experiences: bool = False,
     ) -> dict[str, Decision | None]:
         """A decision per requested surface; None for surfaces that do not exist.
 
@@ -208,7 +209,13 @@ class Decider:
         decisions: dict[str, Decision | None] = {}
         for surface_id in surface_ids:
             plan = snapshot.plans.get(surface_id)
-            if plan is None or plan.status == "archived" or plan.default is None:
+            if (
+                plan is None
+                or plan.status == "archived"
+                or plan.default is None
+                # The Content API serves surfaces, the Experiences API experiences.
+                or (plan.key is not None) != experiences
+            ):
                 decisions[surface_id] = None
                 continue
             decisions[surface_id] = self._decide_one(

@@ -189,6 +189,7 @@ def build_routes(
             client_ip=request.client_ip,
             user_agent=request.headers.get("user-agent"),
             profile_id=profile_id,
+            experiences=True,
         )
         out: dict[str, ExperienceOut] = {}
         for key, plan in live.items():
