@@ -6,6 +6,8 @@ Every ``/api/...`` management call carries ``Authorization: Bearer <access token
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -53,6 +55,21 @@ def bearer(request: Request) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return credential.strip() or None
+
+
+def basic_auth(request: Request) -> tuple[str, str] | None:
+    """``(user name, password)`` of an ``Authorization: Basic`` header; None when absent
+    or unreadable (the password may be empty: Segment sends only a write key)."""
+    header = request.headers.get("authorization", "")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, _, password = decoded.partition(":")
+    return user, password
 
 
 class ManagementAuth:

@@ -11,8 +11,6 @@ unknown keys are skipped), and in-session attributes: any other top-level key
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from typing import Annotated, Any
 
@@ -21,6 +19,7 @@ from msgspec import Meta, Struct
 from sqlalchemy import Connection
 
 from rapport.api.http import Param, Request, Response, Route, json_response
+from rapport.api.management import basic_auth
 from rapport.api.validation import decode_json
 from rapport.core.db import Database
 from rapport.core.errors import Forbidden, Unauthorized, ValidationFailed
@@ -78,19 +77,6 @@ class ExperienceOut(Struct):
 
 class FetchResponse(Struct):
     experiences: dict[str, ExperienceOut]
-
-
-def basic_credentials(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    user, sep, secret = decoded.partition(":")
-    return (user, secret) if sep and user and secret else None
 
 
 def _resolve(
@@ -152,8 +138,8 @@ def build_routes(
         return subject, profile_id, live
 
     async def fetch(request: Request) -> Response:
-        credentials = basic_credentials(request)
-        if credentials is None:
+        credentials = basic_auth(request)
+        if credentials is None or not credentials[0] or not credentials[1]:
             raise Unauthorized("Send HTTP Basic <workspace id>:<personalize secret>")
         workspace_name, secret = credentials
         principal = await keys.authenticate(secret, PERSONALIZE)

@@ -7,11 +7,8 @@ a rejected request stores nothing.
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 from rapport.api.http import Request, Response, Route, empty_response, json_response
-from rapport.api.management import bearer
+from rapport.api.management import basic_auth, bearer
 from rapport.core.db import Database
 from rapport.core.keys import KeyKind
 from rapport.ingest import aampe, parcelvoy, segment, service
@@ -29,15 +26,8 @@ TRACKING = frozenset({KeyKind.INGEST, KeyKind.PUBLIC})
 
 def basic_username(request: Request) -> str | None:
     """The user name of an ``Authorization: Basic`` header (Segment's write key)."""
-    header = request.headers.get("authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    return decoded.partition(":")[0] or None
+    credentials = basic_auth(request)
+    return (credentials[0] or None) if credentials is not None else None
 
 
 def build_routes(
