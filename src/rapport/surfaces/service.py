@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from rapport.audiences import storage as audience_storage
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
-from rapport.core.pagination import Page, PageRequest, encode_cursor
+from rapport.core.pagination import Page, PageRequest, build_page
 from rapport.surfaces import storage
 from rapport.surfaces.schemas import (
     SurfaceConfig,
@@ -143,8 +143,7 @@ def list_surfaces(conn: Connection, workspace_id: str, page: PageRequest) -> Pag
     rows, counts, total = storage.list_surfaces(
         conn, workspace_id, page.limit, after, page.with_total
     )
-    more = len(rows) > page.limit
-    rows = rows[: page.limit]
+    built = build_page(rows, page, key=lambda row: row.id, total=total)
     return Page(
         data=[
             SurfaceSummary(
@@ -154,9 +153,9 @@ def list_surfaces(conn: Connection, workspace_id: str, page: PageRequest) -> Pag
                 n_variants=counts.get(r.id, 0),
                 created_at=_when(r.created_at),
             )
-            for r in rows
+            for r in built.data
         ],
-        next_token=encode_cursor(rows[-1].id) if more and rows else None,
+        next_token=built.next_token,
         total=total,
     )
 
