@@ -329,3 +329,82 @@ experiences = Table(
     Column("updated_at", Float, nullable=False),
     Index(None, "workspace_id", "key", unique=True),
 )
+
+# -- messaging: providers, campaigns and their sends ----------------------------------
+
+providers = Table(
+    "providers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # fcm | apns | webhook | log
+    # What may be shown again (project id, bundle id, url, ...).
+    Column("settings", JSON, nullable=False),
+    # The credentials, encrypted with the server's key (rapport.messaging.crypto).
+    Column("secret", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "workspace_id", "id"),
+)
+
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(16), nullable=False),  # broadcast | triggered
+    Column("status", String(16), nullable=False),
+    Column("provider_id", String(36), nullable=True),
+    Column("audience_id", String(36), nullable=True),
+    # message alternates, window, trigger, caps, quiet hours, rate, holdout, dry run
+    # (rapport.messaging.schemas.CampaignConfig)
+    Column("config", JSON, nullable=False),
+    Column("starts_at", Float, nullable=True),
+    # Broadcast planning walks the audience in profile-id order; the last id planned is
+    # saved with each planned page so a restart resumes exactly where it stopped.
+    Column("plan_cursor", String(36), nullable=True),
+    Column("planned_at", Float, nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "workspace_id", "id"),
+    Index(None, "status"),
+)
+
+campaign_sends = Table(
+    "campaign_sends",
+    metadata,
+    # The send id: the idempotency key given to the provider and echoed by apps.
+    Column("id", String(36), primary_key=True),
+    Column("workspace_id", String(64), nullable=False),
+    Column("campaign_id", String(36), nullable=False),
+    Column("profile_id", String(36), nullable=False),
+    # One send per (campaign, key): the profile for broadcasts, the trigger event for
+    # triggered campaigns.
+    Column("dedupe_key", String(255), nullable=False),
+    Column("alternate_id", String(36), nullable=True),
+    Column("slot", String(16), nullable=True),
+    Column("holdout", Boolean, nullable=False),
+    # planned | sending | sent | failed | skipped | held_out | exited
+    Column("status", String(16), nullable=False),
+    Column("reason", String(64), nullable=True),
+    Column("scheduled_at", Float, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_until", Float, nullable=True),
+    Column("device_id", String(255), nullable=True),
+    Column("provider_message_id", String(255), nullable=True),
+    Column("context", JSON, nullable=False),
+    Column("sent_at", Float, nullable=True),
+    Column("delivered_at", Float, nullable=True),
+    Column("opened_at", Float, nullable=True),
+    Column("clicked_at", Float, nullable=True),
+    Column("converted_at", Float, nullable=True),
+    Column("conversion_event_id", String(255), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index(None, "campaign_id", "dedupe_key", unique=True),
+    Index(None, "status", "scheduled_at"),
+    Index(None, "campaign_id", "status"),
+    Index(None, "workspace_id", "profile_id", "sent_at"),
+)

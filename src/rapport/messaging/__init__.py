@@ -1,0 +1,1 @@
+"""Push integration: providers, campaigns, the timing agent and the orchestrator."""
