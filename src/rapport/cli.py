@@ -154,17 +154,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
-    from rapport.api.app import build_loop, build_processor
+    from rapport.api.app import build_loop, build_orchestrator, build_processor
     from rapport.logs import configure
 
     settings, database = _open(args)
     configure(settings.log_level, settings.log_format)
     loop = build_loop(settings, database, build_processor(database))
     loop.idle_seconds = args.poll
+    orchestrator = build_orchestrator(settings, database)
+
+    def stop(*_: object) -> None:
+        loop.stop()
+        orchestrator.stop()
+
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: loop.stop())
-    print(f"rapport worker: processing {database.dialect} inbox", file=sys.stderr)
+        signal.signal(signum, stop)
+    print(f"rapport worker: processing {database.dialect} inbox and campaigns", file=sys.stderr)
+    orchestrator.start()
     loop.run()
+    orchestrator.stop()
     database.dispose()
     return 0
 
@@ -229,7 +237,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=cmd_serve)
 
-    worker = commands.add_parser("worker", help="process ingested messages (scale-out mode)")
+    worker = commands.add_parser(
+        "worker", help="process ingested messages and run campaigns (scale-out mode)"
+    )
     worker.add_argument("--poll", type=float, default=0.05, help="idle poll interval, seconds")
     worker.set_defaults(func=cmd_worker)
 

@@ -60,6 +60,9 @@ class Settings:
     retention_interval_seconds: float = 3600.0
     # A MaxMind-format (.mmdb) city database for geo rules; without one they never match.
     geoip_database: str | None = None
+    # How long a send being delivered is reserved for its process; when that process
+    # dies, another sends it again (same send id) after this many seconds.
+    send_lease_seconds: float = 60.0
     log_level: str = "INFO"
     log_format: str = "json"
 
@@ -89,6 +92,9 @@ class Settings:
                 env.get("RAPPORT_RETENTION_INTERVAL", "3600"), "RAPPORT_RETENTION_INTERVAL"
             ),
             geoip_database=env.get("RAPPORT_GEOIP_DATABASE") or None,
+            send_lease_seconds=_number(
+                env.get("RAPPORT_SEND_LEASE_SECONDS", "60"), "RAPPORT_SEND_LEASE_SECONDS"
+            ),
             log_level=env.get("RAPPORT_LOG_LEVEL", "INFO").upper(),
             log_format=env.get("RAPPORT_LOG_FORMAT", "json"),
         )

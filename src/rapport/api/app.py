@@ -30,6 +30,11 @@ from rapport.ingest import routes as ingest_routes
 from rapport.ingest import storage as inbox_storage
 from rapport.ingest.loop import ProcessingLoop
 from rapport.ingest.writer import GroupCommitter
+from rapport.messaging import routes as campaign_routes
+from rapport.messaging.feedback import MessagingFeedback
+from rapport.messaging.orchestrator import Orchestrator
+from rapport.messaging.providers import registry as provider_registry
+from rapport.messaging.sender import Sender
 from rapport.profiles import routes as profile_routes
 from rapport.profiles.processor import Processor
 from rapport.profiles.retention import apply_retention
@@ -61,6 +66,8 @@ class Services:
     catalog: Catalog
     decider: Decider
     feedback: Feedback
+    messaging: MessagingFeedback
+    orchestrator: Orchestrator | None
     geo: GeoDatabase
 
 
@@ -76,7 +83,8 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     metrics = Metrics()
     catalog = Catalog()
     feedback = Feedback(catalog)
-    processor = build_processor(database, metrics, feedback)
+    messaging = MessagingFeedback()
+    processor = build_processor(database, metrics, feedback, messaging)
     processing = build_loop(settings, database, processor) if settings.process_inline else None
     committer = GroupCommitter(
         database,
@@ -99,6 +107,8 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         catalog=catalog,
         decider=Decider(database, decisions, catalog, geo=geo),
         feedback=feedback,
+        messaging=messaging,
+        orchestrator=build_orchestrator(settings, database) if settings.process_inline else None,
         geo=geo,
     )
 
@@ -122,15 +132,30 @@ def build_loop(settings: Settings, database: Database, processor: Processor) -> 
     )
 
 
+def build_orchestrator(settings: Settings, database: Database) -> Orchestrator:
+    """The campaign orchestrator (in `serve` when it processes inline, and in `worker`)."""
+    sender = Sender(
+        database,
+        provider_registry.opener(settings),
+        provider_registry.dry_run,
+        lease_seconds=settings.send_lease_seconds,
+    )
+    return Orchestrator(database, sender)
+
+
 def build_processor(
-    database: Database, metrics: Metrics | None = None, feedback: Feedback | None = None
+    database: Database,
+    metrics: Metrics | None = None,
+    feedback: Feedback | None = None,
+    messaging: MessagingFeedback | None = None,
 ) -> Processor:
     """The inbox processor with every domain's hooks (serve and worker share it)."""
     feedback = feedback or Feedback(Catalog())
+    messaging = messaging or MessagingFeedback()
     return Processor(
         database,
-        merge_hooks=[feedback.on_merge],
-        event_hooks=[feedback.on_events],
+        merge_hooks=[feedback.on_merge, messaging.on_merge],
+        event_hooks=[feedback.on_events, messaging.on_events],
         learn_hooks=[feedback.on_learn],
         after_commit=[feedback.after_commit],
         observe_lag=metrics.processing_lag.observe if metrics is not None else None,
@@ -142,6 +167,12 @@ def build_routes(services: Services) -> list[Route]:
     management = ManagementRoutes(
         ManagementAuth(services.database, services.keys, services.token_secret)
     )
+
+    def campaigns_changed() -> None:
+        services.messaging.forget()
+        if services.orchestrator is not None:
+            services.orchestrator.poke()
+
     routes: list[Route] = [
         oauth.build_route(
             services.keys, services.token_secret, services.settings.access_token_ttl_seconds
@@ -149,7 +180,9 @@ def build_routes(services: Services) -> list[Route]:
         *workspace_routes.build_routes(management, services.database, services.keys),
         *workspace_routes.build_category_routes(management, services.database),
         *profile_routes.build_routes(
-            management, services.database, erase_hooks=[services.feedback.on_erase]
+            management,
+            services.database,
+            erase_hooks=[services.feedback.on_erase, services.messaging.on_erase],
         ),
         *surface_routes.build_routes(management, services.database, services.catalog.forget),
         *audience_routes.build_routes(
@@ -159,6 +192,7 @@ def build_routes(services: Services) -> list[Route]:
         *experience_routes.build_routes(
             management, services.database, services.catalog, services.catalog.forget
         ),
+        *campaign_routes.build_routes(management, services.database, campaigns_changed),
         *ingest_routes.build_routes(services.keys, services.committer, services.database),
         *content_routes.build_routes(services.keys, services.decider),
         *experience_fetch.build_routes(
@@ -183,12 +217,16 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         services.decider.committer.start()
         if services.processing is not None:
             services.processing.start()
+        if services.orchestrator is not None:
+            services.orchestrator.start()
 
     async def shutdown() -> None:
         services.committer.stop()
         services.decider.committer.stop()
         if services.processing is not None:
             services.processing.stop()
+        if services.orchestrator is not None:
+            services.orchestrator.stop()
         services.database.dispose()
 
     app = App(

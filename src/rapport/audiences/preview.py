@@ -8,7 +8,7 @@ Conditions without a window read the profile's own counts by event name.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection
@@ -71,9 +71,6 @@ class Sizer:
     ) -> AudienceSize:
         now = time.time()
         session = self.session(sample, now)
-        windows = sorted(
-            {since for c in rules.event_conditions(rule) if (since := c.since(now)) is not None}
-        )
         matched, seen = 0, 0
         examples: list[str] = []
         after: str | None = None
@@ -81,25 +78,42 @@ class Sizer:
             page = storage.profile_page(conn, workspace_id, after, PAGE)
             if not page:
                 break
-            ids = [row.id for row in page]
-            recent = {
-                since: storage.recent_event_counts(conn, workspace_id, ids, since)
-                for since in windows
-            }
-            for row in page:
-                subject = AudienceSubject(
-                    properties=row.properties or {},
-                    computed=computed_of(row),
-                    event_count=_counter(
-                        (row.counts or {}).get("names", {}),
-                        {since: counts.get(row.id, {}) for since, counts in recent.items()},
-                    ),
-                    session=session,
-                )
-                if rules.evaluate(rule, subject):
-                    matched += 1
-                    if len(examples) < SAMPLE:
-                        examples.append(row.id)
+            for row in matching(conn, workspace_id, rule, page, session, now):
+                matched += 1
+                if len(examples) < SAMPLE:
+                    examples.append(row.id)
             seen += len(page)
             after = page[-1].id
         return AudienceSize(matched=matched, profiles=seen, sample=examples)
+
+
+def matching(
+    conn: Connection,
+    workspace_id: str,
+    rule: rules.Rule,
+    page: Sequence[Any],
+    session: SessionContext,
+    now: float,
+) -> list[Any]:
+    """The profile rows of ``page`` that ``rule`` matches (one query per event window)."""
+    windows = sorted(
+        {since for c in rules.event_conditions(rule) if (since := c.since(now)) is not None}
+    )
+    ids = [row.id for row in page]
+    recent = {
+        since: storage.recent_event_counts(conn, workspace_id, ids, since) for since in windows
+    }
+    found = []
+    for row in page:
+        subject = AudienceSubject(
+            properties=row.properties or {},
+            computed=computed_of(row),
+            event_count=_counter(
+                (row.counts or {}).get("names", {}),
+                {since: counts.get(row.id, {}) for since, counts in recent.items()},
+            ),
+            session=session,
+        )
+        if rules.evaluate(rule, subject):
+            found.append(row)
+    return found
