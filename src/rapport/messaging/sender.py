@@ -195,7 +195,8 @@ class Sender:
             job.settled = _later(now + DAY, window_end, "frequency_cap")
             return
         device = person.get("device")
-        needs_token = config.channel == "push" and not config.dry_run
+        provider = self._provider(job)
+        needs_token = not isinstance(provider, BaseException) and provider.needs_token
         if needs_token and device is None:
             job.settled = ("skipped", "no_device", send.scheduled_at)
             return

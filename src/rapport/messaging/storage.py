@@ -108,17 +108,26 @@ def claim_due(
     """
     if not campaign_ids:
         return []
-    due = and_(
-        campaign_sends.c.campaign_id.in_(list(campaign_ids)),
-        campaign_sends.c.scheduled_at <= now,
-        (campaign_sends.c.status == "planned")
-        | ((campaign_sends.c.status == "sending") & (campaign_sends.c.lease_until < now)),
-    )
-    pick = select(campaign_sends.c.id).where(due).order_by(campaign_sends.c.scheduled_at)
-    pick = pick.limit(limit)
-    if conn.dialect.name == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    ids = [row.id for row in conn.execute(pick)]
+    ids: list[str] = []
+    # Two index range scans on (status, scheduled_at): expired leases first, then due.
+    for state, extra in (
+        ("sending", campaign_sends.c.lease_until < now),
+        ("planned", None),
+    ):
+        if len(ids) >= limit:
+            break
+        due = and_(
+            campaign_sends.c.status == state,
+            campaign_sends.c.scheduled_at <= now,
+            campaign_sends.c.campaign_id.in_(list(campaign_ids)),
+        )
+        if extra is not None:
+            due = and_(due, extra)
+        pick = select(campaign_sends.c.id).where(due).order_by(campaign_sends.c.scheduled_at)
+        pick = pick.limit(limit - len(ids))
+        if conn.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        ids += [row.id for row in conn.execute(pick)]
     if not ids:
         return []
     conn.execute(
