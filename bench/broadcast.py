@@ -53,7 +53,7 @@ def _profiles(db: Any, workspace_id: str, count: int) -> None:
 
     now = time.time()
     for start in range(0, count, PAGE):
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "id": uuid7(),
                 "workspace_id": workspace_id,
@@ -71,6 +71,16 @@ def _profiles(db: Any, workspace_id: str, count: int) -> None:
             conn.execute(insert(profiles), rows)
 
 
+_BLANK_SEND: dict[str, Any] = {
+    "workspace_id": "baseline", "campaign_id": "baseline", "alternate_id": None,
+    "slot": "mon-morning", "holdout": False, "status": "planned", "reason": None,
+    "scheduled_at": 0.0, "attempts": 0, "lease_until": None, "device_id": None,
+    "provider_message_id": None, "context": {}, "sent_at": None, "delivered_at": None,
+    "opened_at": None, "clicked_at": None, "converted_at": None,
+    "conversion_event_id": None, "created_at": 0.0, "updated_at": 0.0,
+}  # fmt: skip
+
+
 def _baseline(db: Any, count: int) -> tuple[float, float]:
     """Insert then update ``count`` bare send rows: the SQL floor of both phases."""
     from sqlalchemy import bindparam, insert, update
@@ -83,17 +93,8 @@ def _baseline(db: Any, count: int) -> tuple[float, float]:
     started = time.perf_counter()
     for start in range(0, count, 1000):
         rows = [
-            {
-                "id": send_id, "workspace_id": "baseline", "campaign_id": "baseline",
-                "profile_id": send_id, "dedupe_key": send_id, "alternate_id": None,
-                "slot": "mon-morning", "holdout": False, "status": "planned", "reason": None,
-                "scheduled_at": now, "attempts": 0, "lease_until": None, "device_id": None,
-                "provider_message_id": None, "context": {}, "sent_at": None,
-                "delivered_at": None, "opened_at": None, "clicked_at": None,
-                "converted_at": None, "conversion_event_id": None, "created_at": now,
-                "updated_at": now,
-            }  # fmt: skip
-            for send_id in ids[start : start + 1000]
+            {**_BLANK_SEND, "id": i, "profile_id": i, "dedupe_key": i}
+            for i in ids[start : start + 1000]
         ]
         with db.begin() as conn:
             conn.execute(insert(campaign_sends), rows)
@@ -145,7 +146,6 @@ def run_one(users: int) -> dict[str, float]:
             ],
             "timing": "optimize",
             "window_days": 7,
-            "quiet_hours": {"start": "21:00", "end": "08:00"},
             "holdout_percent": 10,
         }
         created = service.create_campaign(conn, "bench", msgspec.convert(body, CampaignCreate))

@@ -56,6 +56,7 @@ class Plan:
     nobody: bool = False
     # (time zone name, window start) -> the slots' occurrences
     _occurrences: dict[tuple[str, float], dict[str, list[Interval]]] = field(default_factory=dict)
+    _candidates: dict[tuple[str, ...], list[Candidate]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, conn: Connection, row: Any) -> Plan:
@@ -96,6 +97,14 @@ class Plan:
             self._occurrences[key] = found
         return found
 
+    def slot_candidates(self, table: dict[str, list[Interval]]) -> list[Candidate]:
+        """The timing agent's candidates: the slots that happen in the window."""
+        names = tuple(sorted(table))
+        found = self._candidates.get(names)
+        if found is None:
+            found = self._candidates[names] = [agents.slot_candidate(n) for n in names]
+        return found
+
     def earliest(self, tz_name: str, at: float) -> float | None:
         """The first allowed moment at or after ``at`` inside the window, or None."""
         when = max(at, self.window[0])
@@ -111,12 +120,13 @@ class Chooser:
     plan: Plan
     population: Stats
     rng: random.Random
-    _pools: dict[tuple[str, ...], agents.PopulationDraws] = field(default_factory=dict)
+    # By the identity of the candidate list: the plan hands out the same lists.
+    _pools: dict[int, agents.PopulationDraws] = field(default_factory=dict)
 
     def choose(self, candidates: Sequence[Candidate], user: Stats) -> str:
         if user:
             return agents.pick(candidates, user, self.population, self.rng)
-        key = tuple(c.variant_id for c in candidates)
+        key = id(candidates)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = agents.PopulationDraws(
@@ -191,8 +201,7 @@ def plan_user(
     if at is None and config.timing == "optimize":
         table = plan.slots(tz_name, now)
         if table:
-            names = sorted(table)
-            slot = chooser.choose([agents.slot_candidate(n) for n in names], user)
+            slot = chooser.choose(plan.slot_candidates(table), user)
             slot = slot.removeprefix(agents.SLOT_PREFIX)
             when = moment_in(table[slot], chooser.rng)
         else:

@@ -75,7 +75,7 @@ class Sender:
         dry_run_provider: Callable[[], Provider],
         *,
         lease_seconds: float = 60.0,
-        batch_size: int = 500,
+        batch_size: int = 1000,
         concurrency: int = 64,
     ) -> None:
         self.database = database
