@@ -205,8 +205,13 @@ def test_opens_and_conversions_come_back_to_the_report(
         {"contact_id": "fb1", "event_name": "purchase", "timestamp": now},
     ]
     assert ingest.aampe("/v1/events", events).status_code == 202
+    # A click through the Segment dialect, the send id in its properties.
+    third = profile_id(admin, "fb2")
+    click = {"userId": "fb2", "event": "Push Clicked", "properties": {"send_id": sends[third].id}}
+    assert ingest.segment("track", click).status_code == 200
     ingest.processed()
     report = admin.get(f"/api/campaigns/{cid}/report").json()
+    assert report["total"]["clicked"] == 1
     assert report["total"]["opened"] == 1
     assert report["total"]["converted"] == 1
     after = {s.profile_id: s for s in sends_of(db, cid)}

@@ -337,3 +337,20 @@ def test_a_crashed_batch_is_sent_again_under_the_same_send_id(
     assert {after[p].status for p in people} == {"sent"}
     assert {m.send_id for m, _ in survivor.received} == {after[p].id for p in people}
     assert {after[p].attempts for p in people} == {2}
+
+
+def test_the_rate_limit_spreads_sends_over_time(
+    db: Database, workspace: Workspace, provider_id: str
+) -> None:
+    people = [add_profile(db, workspace.id, token=f"ok-{i}") for i in range(10)]
+    cid = start_campaign(db, workspace.id, provider_id=provider_id, rate_limit_per_second=2)
+    orch = orchestrator(db, Scripted())
+    now = time.time()
+    sent_after = []
+    for second in range(6):
+        run(orch, now + second)
+        sent_after.append(sum(1 for p in people if sends(db, cid)[p].status == "sent"))
+    assert sent_after[0] <= 2
+    for second, count in enumerate(sent_after):
+        assert count <= 2 * (second + 1)
+    assert sent_after[-1] == 10
