@@ -108,7 +108,7 @@ export function intervalChart({ title, rows, format = (v) => fmt.pct(v), markerN
     svg.append(s("text", { x: L - 8, y: y + rowH / 2 + 4, "text-anchor": "end" }, truncate(g.label, 22)));
     g.values.forEach((v, i) => {
       const cy = y + rowH / 2;
-      const cls = `s${i + 1}`;
+      const cls = v.cls || `s${i + 1}`;
       svg.append(s("line", { class: `whisker ${cls}`, x1: px(v.low), x2: px(v.high), y1: cy, y2: cy }),
         s("line", { class: `whisker ${cls}`, x1: px(v.low), x2: px(v.low), y1: cy - 5, y2: cy + 5 }),
         s("line", { class: `whisker ${cls}`, x1: px(v.high), x2: px(v.high), y1: cy - 5, y2: cy + 5 }),
