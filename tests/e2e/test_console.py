@@ -143,7 +143,8 @@ def test_console_end_to_end(page: Page, served: Server, db: Database, backend: s
     expect(page.get_by_role("alert")).to_contain_text("not valid")
     sign_in(page, workspace)
     cookie = next(c for c in page.context.cookies() if c["name"] == "rapport_console")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Strict"
 
     # Keyboard: from the top of the page, Tab reaches the skip link, then the menu,
     # and Enter on a menu link opens its page.

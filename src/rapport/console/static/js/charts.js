@@ -35,7 +35,7 @@ function legend(series) {
  * low/high draw a band (credible interval). `yFormat` formats the axis and table.
  */
 export function lineChart({ title, series, yFormat = fmt.num, xFormat = fmt.clock, minY, bars = false }) {
-  const W = 640, H = 220, L = 52, R = 12, T = 12, B = 28;
+  const W = 640, H = 220, L = 56, R = 28, T = 12, B = 28;
   const xs = series.flatMap((se) => se.points.map((p) => +new Date(p.x)));
   const ys = series.flatMap((se) => se.points.flatMap((p) => [p.y, p.low, p.high])).filter((v) => v !== null && v !== undefined);
   const x0 = Math.min(...xs), x1 = Math.max(...xs);
@@ -90,7 +90,7 @@ export function lineChart({ title, series, yFormat = fmt.num, xFormat = fmt.cloc
  * 95% credible interval, or a preference with its uncertainty and the population mean.
  */
 export function intervalChart({ title, rows, format = (v) => fmt.pct(v), markerName, seriesNames }) {
-  const W = 640, L = 150, R = 16, rowH = 26, T = 8;
+  const W = 640, L = 150, R = 32, rowH = 26, T = 8;
   const groups = rows.map((r) => (Array.isArray(r.values) ? r : { label: r.label, values: [r] }));
   const lines = groups.reduce((n, g) => n + g.values.length, 0);
   const H = T + lines * rowH + 24;
@@ -121,7 +121,7 @@ export function intervalChart({ title, rows, format = (v) => fmt.pct(v), markerN
     });
   }
   return h("figure", { class: "chart" }, seriesNames ? legend(seriesNames.map((name) => ({ name }))) : null, svg,
-    h("figcaption", {}, title, markerName ? ` Black ticks: ${markerName}.` : ""),
+    h("figcaption", {}, title, markerName ? `. Black ticks: ${markerName}.` : ""),
     dataTable(title, ["Row", "Estimate", "95% interval", ...(markerName ? [markerName] : [])], table));
 }
 
