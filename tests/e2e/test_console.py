@@ -235,6 +235,8 @@ def test_console_end_to_end(page: Page, served: Server, db: Database, backend: s
             page.goto(f"/console#/{name}")
             expect(page.locator("#view h1")).to_be_visible()
             expect(page.locator("#alerts")).to_be_empty()
+            # Usable at this width: the page itself never scrolls sideways.
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), name
             shot(page, name, backend)
     # On a phone the menu is a toggle.
     toggle = page.get_by_role("button", name="Menu")
