@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 # The bench extra too: the benchmark peers have tests of their own.
 scripts/venv.sh test,bench
 source scripts/postgres.sh
+scripts/chromium.sh
 echo "== ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench

@@ -11,13 +11,15 @@ from rapport import __version__
 from rapport.api import oauth, ops
 from rapport.api.asgi import App
 from rapport.api.http import Route
-from rapport.api.management import ManagementAuth, ManagementRoutes
+from rapport.api.management import SUPPORTED_VERSIONS, ManagementAuth, ManagementRoutes
 from rapport.api.metrics import Metrics
 from rapport.api.openapi import build_document
 from rapport.audiences import routes as audience_routes
 from rapport.audiences.preview import Sizer
 from rapport.audiences.session import GeoDatabase
 from rapport.config import Settings
+from rapport.console import routes as console_routes
+from rapport.console.session import SessionCodec, bridge_token
 from rapport.core import migrate
 from rapport.core.db import Database
 from rapport.decide import routes as decide_routes
@@ -38,6 +40,8 @@ from rapport.messaging.sender import Sender
 from rapport.profiles import routes as profile_routes
 from rapport.profiles.processor import Processor
 from rapport.profiles.retention import apply_retention
+from rapport.stats import routes as stats_routes
+from rapport.stats.errorlog import IngestionErrorLog
 from rapport.surfaces import content as content_routes
 from rapport.surfaces import routes as surface_routes
 from rapport.workspaces import routes as workspace_routes
@@ -69,6 +73,7 @@ class Services:
     messaging: MessagingFeedback
     orchestrator: Orchestrator | None
     geo: GeoDatabase
+    ingestion_errors: IngestionErrorLog
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -110,6 +115,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         messaging=messaging,
         orchestrator=build_orchestrator(settings, database) if settings.process_inline else None,
         geo=geo,
+        ingestion_errors=IngestionErrorLog(),
     )
 
 
@@ -164,8 +170,15 @@ def build_processor(
 
 def build_routes(services: Services) -> list[Route]:
     """Every route of the server."""
+    codec = SessionCodec(services.token_secret)
     management = ManagementRoutes(
-        ManagementAuth(services.database, services.keys, services.token_secret)
+        ManagementAuth(
+            services.database,
+            services.keys,
+            services.token_secret,
+            # The console's session cookie stands in for the bearer token.
+            fallback_token=lambda request: bridge_token(codec, request),
+        )
     )
 
     def campaigns_changed() -> None:
@@ -193,7 +206,10 @@ def build_routes(services: Services) -> list[Route]:
             management, services.database, services.catalog, services.catalog.forget
         ),
         *campaign_routes.build_routes(management, services.database, campaigns_changed),
-        *ingest_routes.build_routes(services.keys, services.committer, services.database),
+        *stats_routes.build_routes(management, services.database, services.ingestion_errors),
+        *ingest_routes.build_routes(
+            services.keys, services.committer, services.database, services.ingestion_errors
+        ),
         *content_routes.build_routes(services.keys, services.decider),
         *experience_fetch.build_routes(
             services.keys, services.database, services.catalog, services.decider
@@ -204,7 +220,13 @@ def build_routes(services: Services) -> list[Route]:
         return build_document(routes + operational, title="rapport", version=__version__)
 
     operational = ops.build_routes(services.database, services.keys, services.metrics, openapi)
-    return routes + operational
+    console = console_routes.build_routes(
+        services.keys,
+        services.token_secret,
+        services.settings.access_token_ttl_seconds,
+        SUPPORTED_VERSIONS[-1],
+    )
+    return routes + operational + console
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> App:

@@ -72,16 +72,30 @@ def basic_auth(request: Request) -> tuple[str, str] | None:
     return user, password
 
 
+# Finds an access token elsewhere than the Authorization header (the console's session
+# cookie), or None.
+TokenSource = Callable[[Request], str | None]
+
+
 class ManagementAuth:
     """Resolves the caller of a management endpoint, or raises the documented error."""
 
-    def __init__(self, database: Database, keys: KeyAuthenticator, token_secret: str) -> None:
+    def __init__(
+        self,
+        database: Database,
+        keys: KeyAuthenticator,
+        token_secret: str,
+        fallback_token: TokenSource | None = None,
+    ) -> None:
         self.database = database
         self.keys = keys
         self.token_secret = token_secret
+        self.fallback_token = fallback_token
 
     async def resolve(self, request: Request) -> WorkspaceContext:
         token = bearer(request)
+        if token is None and self.fallback_token is not None:
+            token = self.fallback_token(request)
         if token is None:
             raise Unauthorized("Send `Authorization: Bearer <access token>`")
         try:

@@ -46,6 +46,27 @@ async def _token_request(request: Request) -> TokenRequest:
     return result
 
 
+async def exchange(
+    keys: KeyAuthenticator,
+    token_secret: str,
+    ttl_seconds: int,
+    admin_key: str | None,
+    claimed_workspace: str | None = None,
+) -> AccessToken:
+    """An access token for an admin key (401/403/421 as the key's checks decide);
+    the token endpoint and the console's sign-in share it."""
+    principal = await keys.authenticate(admin_key, ADMIN_ONLY)
+    if claimed_workspace and claimed_workspace != principal.workspace_id:
+        raise Forbidden("This admin key belongs to another workspace", code="workspace_mismatch")
+    token, _ = tokens.issue(token_secret, principal.workspace_id, principal.key_id, ttl_seconds)
+    return AccessToken(
+        access_token=token,
+        token_type="Bearer",  # noqa: S106 (the OAuth token type, not a secret)
+        expires_in=ttl_seconds,
+        workspace=principal.workspace_id,
+    )
+
+
 def build_route(keys: KeyAuthenticator, token_secret: str, ttl_seconds: int) -> Route:
     """The token endpoint, bound to this process's key authenticator and signing secret."""
 
@@ -56,22 +77,11 @@ def build_route(keys: KeyAuthenticator, token_secret: str, ttl_seconds: int) -> 
             from rapport.api.validation import validation_failed
 
             raise validation_failed(exc) from None
-        principal = await keys.authenticate(grant.client_secret or bearer(request), ADMIN_ONLY)
         claimed = grant.client_id or request.headers.get("rapport-workspace")
-        if claimed and claimed != principal.workspace_id:
-            raise Forbidden(
-                "This admin key belongs to another workspace", code="workspace_mismatch"
-            )
-        token, _ = tokens.issue(token_secret, principal.workspace_id, principal.key_id, ttl_seconds)
-        return json_response(
-            AccessToken(
-                access_token=token,
-                token_type="Bearer",  # noqa: S106 (the OAuth token type, not a secret)
-                expires_in=ttl_seconds,
-                workspace=principal.workspace_id,
-            ),
-            headers={"Cache-Control": "no-store"},
+        issued = await exchange(
+            keys, token_secret, ttl_seconds, grant.client_secret or bearer(request), claimed
         )
+        return json_response(issued, headers={"Cache-Control": "no-store"})
 
     return Route(
         "POST",

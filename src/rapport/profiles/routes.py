@@ -37,6 +37,14 @@ def build_routes(
             await database.run_read(service.list_events, ctx.workspace_id, profile_id, page)
         )
 
+    async def workspace_events(request: Request, ctx: WorkspaceContext) -> Response:
+        page = parse_page_request(request.query)
+        return json_response(
+            await database.run_read(
+                service.list_workspace_events, ctx.workspace_id, page, request.query
+            )
+        )
+
     async def erase(request: Request, ctx: WorkspaceContext) -> Response:
         await database.run(
             service.erase_profile, ctx.workspace_id, request.path_params["id"], erase_hooks
@@ -49,7 +57,41 @@ def build_routes(
         Param("property", "query", "Profiles whose property of this name …"),
         Param("value", "query", "… equals this value (JSON scalars: 5, true, or text)."),
     )
+    event_filters = (
+        Param("name", "query", "Only events of this exact name."),
+        Param(
+            "category",
+            "query",
+            "Only events of this category.",
+            schema={"type": "string", "enum": list(service.EVENT_CATEGORIES)},
+        ),
+        Param(
+            "source",
+            "query",
+            "Only events that came through this dialect.",
+            schema={"type": "string", "enum": list(service.EVENT_SOURCES)},
+        ),
+        Param("profile_id", "query", "Only events of this profile."),
+        Param(
+            "since",
+            "query",
+            "Only events that occurred at or after this time (ISO 8601).",
+            schema={"type": "string", "format": "date-time"},
+        ),
+    )
     return [
+        routes.route(
+            "GET",
+            "/api/events",
+            workspace_events,
+            name="list_events",
+            summary="The workspace's events, newest first by event time, with filters",
+            tags=("Events",),
+            response=Page[EventPublic],
+            paged=True,
+            params=event_filters,
+            errors=(422,),
+        ),
         routes.route(
             "GET",
             "/api/profiles",

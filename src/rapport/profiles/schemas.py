@@ -70,3 +70,4 @@ class EventPublic(msgspec.Struct, kw_only=True):
     properties: dict[str, Any]
     context: dict[str, Any]
     source: str
+    profile_id: str | None = None

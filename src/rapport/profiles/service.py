@@ -133,17 +133,21 @@ def list_profiles(
     )
 
 
-def list_events(
-    conn: Connection, workspace_id: str, profile_id: str, page: PageRequest
-) -> Page[EventPublic]:
-    """A profile's events, newest first."""
-    _row(conn, workspace_id, profile_id)
-    after = None
-    if page.after is not None:
-        if not (isinstance(page.after, list) and len(page.after) == 2):
-            raise ValidationFailed.single(["query", "next_token"], "next_token is not valid")
-        after = (float(page.after[0]), str(page.after[1]))
-    rows = storage.event_rows(conn, profile_id, after, page.limit + 1)
+def _event_cursor(page: PageRequest) -> tuple[float, str] | None:
+    if page.after is None:
+        return None
+    after = page.after
+    if not (
+        isinstance(after, list)
+        and len(after) == 2
+        and isinstance(after[0], (int, float))
+        and isinstance(after[1], str)
+    ):
+        raise ValidationFailed.single(["query", "next_token"], "next_token is not valid")
+    return float(after[0]), after[1]
+
+
+def _event_page(rows: list[Any], page: PageRequest) -> Page[EventPublic]:
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     return Page(
@@ -158,11 +162,69 @@ def list_events(
                 properties=r.properties,
                 context=r.context,
                 source=r.source,
+                profile_id=r.profile_id,
             )
             for r in rows
         ],
         next_token=encode_cursor([rows[-1].occurred_at, rows[-1].event_id]) if more else None,
     )
+
+
+def list_events(
+    conn: Connection, workspace_id: str, profile_id: str, page: PageRequest
+) -> Page[EventPublic]:
+    """A profile's events, newest first."""
+    _row(conn, workspace_id, profile_id)
+    rows = storage.event_rows(conn, profile_id, _event_cursor(page), page.limit + 1)
+    return _event_page(rows, page)
+
+
+EVENT_CATEGORIES = ("conversion", "messaging", "intent", "discovery", "other")
+EVENT_SOURCES = ("aampe", "parcelvoy", "segment", "import")
+
+
+def _one(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[-1] if values else None
+
+
+def event_filter(query: dict[str, list[str]]) -> storage.EventFilter:
+    """Validate the filters of ``GET /api/events``."""
+    category, source = _one(query, "category"), _one(query, "source")
+    if category is not None and category not in EVENT_CATEGORIES:
+        raise ValidationFailed.single(
+            ["query", "category"], f"category must be one of {', '.join(EVENT_CATEGORIES)}"
+        )
+    if source is not None and source not in EVENT_SOURCES:
+        raise ValidationFailed.single(
+            ["query", "source"], f"source must be one of {', '.join(EVENT_SOURCES)}"
+        )
+    since = _one(query, "since")
+    since_value: float | None = None
+    if since is not None:
+        try:
+            since_value = datetime.fromisoformat(since.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            raise ValidationFailed.single(
+                ["query", "since"], "since must be an ISO 8601 date and time", "datetime_parsing"
+            ) from None
+    return storage.EventFilter(
+        name=_one(query, "name") or None,
+        category=category,
+        source=source,
+        profile_id=_one(query, "profile_id") or None,
+        since=since_value,
+    )
+
+
+def list_workspace_events(
+    conn: Connection, workspace_id: str, page: PageRequest, query: dict[str, list[str]]
+) -> Page[EventPublic]:
+    """The workspace's events, newest first (by event time), filtered."""
+    search = event_filter(query)
+    cursor = _event_cursor(page)
+    rows = storage.workspace_event_rows(conn, workspace_id, search, cursor, page.limit + 1)
+    return _event_page(rows, page)
 
 
 def erase_profile(

@@ -311,6 +311,46 @@ def event_rows(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class EventFilter:
+    """Which of a workspace's events a list wants (every field optional)."""
+
+    name: str | None = None
+    category: str | None = None
+    source: str | None = None
+    profile_id: str | None = None
+    since: float | None = None
+
+
+def workspace_event_rows(
+    conn: Connection,
+    workspace_id: str,
+    search: EventFilter,
+    after: tuple[float, str] | None,
+    limit: int,
+) -> list[Any]:
+    """A workspace's events, newest first by event time (the ``(workspace_id,
+    occurred_at)`` index), filtered."""
+    query = select(events).where(events.c.workspace_id == workspace_id)
+    if search.name is not None:
+        query = query.where(events.c.name == search.name)
+    if search.category is not None:
+        query = query.where(events.c.category == search.category)
+    if search.source is not None:
+        query = query.where(events.c.source == search.source)
+    if search.profile_id is not None:
+        query = query.where(events.c.profile_id == search.profile_id)
+    if search.since is not None:
+        query = query.where(events.c.occurred_at >= search.since)
+    if after is not None:
+        query = query.where(tuple_(events.c.occurred_at, events.c.event_id) < tuple_(*after))
+    return list(
+        conn.execute(
+            query.order_by(events.c.occurred_at.desc(), events.c.event_id.desc()).limit(limit)
+        )
+    )
+
+
 # --- erasure -------------------------------------------------------------------------
 
 

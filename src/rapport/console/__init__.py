@@ -1,0 +1,1 @@
+"""The web console at ``/console``: sign-in, session cookie, static single-page app."""
