@@ -30,6 +30,8 @@ from rapport.ingest import routes as ingest_routes
 from rapport.ingest import storage as inbox_storage
 from rapport.ingest.loop import ProcessingLoop
 from rapport.ingest.writer import GroupCommitter
+from rapport.messaging.providers import routes as provider_routes
+from rapport.messaging.providers.service import ProviderRuntime
 from rapport.profiles import routes as profile_routes
 from rapport.profiles.processor import Processor
 from rapport.profiles.retention import apply_retention
@@ -62,6 +64,9 @@ class Services:
     decider: Decider
     feedback: Feedback
     geo: GeoDatabase
+    # Encryption key and TLS trust for push providers; ``providers.load(conn,
+    # workspace_id, provider_id)`` builds one ready to send.
+    providers: ProviderRuntime
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -100,6 +105,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         decider=Decider(database, decisions, catalog, geo=geo),
         feedback=feedback,
         geo=geo,
+        providers=ProviderRuntime.from_settings(settings),
     )
 
 
@@ -159,6 +165,7 @@ def build_routes(services: Services) -> list[Route]:
         *experience_routes.build_routes(
             management, services.database, services.catalog, services.catalog.forget
         ),
+        *provider_routes.build_routes(management, services.database, services.providers),
         *ingest_routes.build_routes(services.keys, services.committer, services.database),
         *content_routes.build_routes(services.keys, services.decider),
         *experience_fetch.build_routes(
