@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, Meta, Struct, UnsetType
+from msgspec import UNSET, Meta, Struct, UnsetType, field
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 Url = Annotated[str, Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\s/]+")]
@@ -68,7 +68,7 @@ class LogCredentials(Struct, forbid_unknown_fields=True, kw_only=True):
 
 class FcmCreate(Struct, forbid_unknown_fields=True, kw_only=True, tag="fcm", tag_field="kind"):
     name: Name
-    settings: FcmSettings = FcmSettings()
+    settings: FcmSettings = field(default_factory=FcmSettings)
     credentials: FcmCredentials
 
 
@@ -88,8 +88,8 @@ class WebhookCreate(
 
 class LogCreate(Struct, forbid_unknown_fields=True, kw_only=True, tag="log", tag_field="kind"):
     name: Name
-    settings: LogSettings = LogSettings()
-    credentials: LogCredentials = LogCredentials()
+    settings: LogSettings = field(default_factory=LogSettings)
+    credentials: LogCredentials = field(default_factory=LogCredentials)
 
 
 ProviderCreate = FcmCreate | ApnsCreate | WebhookCreate | LogCreate
