@@ -145,6 +145,7 @@ class FakeFCM:
             self._issued.clear()
             self.token_requests = 0
             self.token_error = None
+            self._ids = itertools.count(1)
             self.expires_in = 3600
 
     async def app(self, scope: Scope, receive: Receive, send: Send) -> None:
