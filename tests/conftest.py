@@ -33,6 +33,22 @@ from rapport.core import migrate
 from rapport.core.db import Database
 from rapport.core.keys import KeyKind
 from rapport.workspaces import service
+from tests.fakes.fixtures import (  # noqa: F401 (fixtures shared by every test module)
+    _apns_server,
+    _fcm_server,
+    _webhook_server,
+    apns_credentials,
+    apns_fake,
+    apns_provider_body,
+    fake_ca,
+    fcm_fake,
+    fcm_provider_body,
+    fcm_service_account,
+    provider_tls,
+    webhook_provider_body,
+    webhook_receiver,
+)
+from tests.fakes.tls import TestCA
 
 BACKENDS = [
     name.strip()
@@ -42,6 +58,8 @@ BACKENDS = [
 API_VERSION = "2026-11-01"
 SERVER_REGION = "us-east1"
 ROOT = Path(__file__).resolve().parent.parent
+# The servers' key for provider credentials (base64 of 32 bytes; tests only).
+TEST_ENCRYPTION_KEY = "cmFwcG9ydC10ZXN0LWVuY3J5cHRpb24ta2V5LTMyYiE="
 
 
 def _postgres_admin_url() -> str:
@@ -150,9 +168,13 @@ class ThreadedServer:
 
 
 @pytest.fixture(scope="session")
-def server(database_url: str) -> Iterator[ThreadedServer]:
-    """The session's server on this backend, reached over real HTTP."""
-    with ThreadedServer(server_settings(database_url)) as running:
+def server(database_url: str, fake_ca: TestCA) -> Iterator[ThreadedServer]:  # noqa: F811
+    """The session's server on this backend, reached over real HTTP; it encrypts
+    provider credentials with ``TEST_ENCRYPTION_KEY`` and trusts the fakes' CA."""
+    settings = server_settings(
+        database_url, encryption_key=TEST_ENCRYPTION_KEY, provider_ca_file=str(fake_ca.ca_file)
+    )
+    with ThreadedServer(settings) as running:
         yield running
 
 

@@ -6,6 +6,8 @@ work for ``rapport serve``, ``rapport worker`` and the test suite.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -37,6 +39,24 @@ def _number(value: str, name: str) -> float:
     return number
 
 
+def encryption_key_bytes(value: str, name: str = "RAPPORT_ENCRYPTION_KEY") -> bytes:
+    """The 32 raw bytes of a base64 (standard or URL-safe) AES-256 key."""
+    text = value.strip()
+    try:
+        raw = base64.b64decode(
+            text.replace("-", "+").replace("_", "/") + "=" * (-len(text) % 4), validate=True
+        )
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{name} must be base64 of 32 random bytes") from None
+    if len(raw) != 32:
+        raise SettingsError(f"{name} must be base64 of 32 bytes, got {len(raw)} bytes")
+    return raw
+
+
+def _key_list(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.replace(",", " ").split() if part.strip())
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the process needs to know about its deployment."""
@@ -65,6 +85,15 @@ class Settings:
     send_lease_seconds: float = 60.0
     log_level: str = "INFO"
     log_format: str = "json"
+    # Encrypts push provider credentials at rest (AES-256-GCM; base64 of 32 bytes).
+    # Required in production; in development a key is generated once into a 0600 file
+    # next to the SQLite database. Old keys still decrypt (rotation), new writes use
+    # the current one.
+    encryption_key: str | None = None
+    encryption_old_keys: tuple[str, ...] = ()
+    # Extra CA certificates (PEM) that push providers trust, for self-hosted gateways
+    # behind a private CA (and the tests' fakes); the public CAs are always trusted.
+    provider_ca_file: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -97,6 +126,9 @@ class Settings:
             ),
             log_level=env.get("RAPPORT_LOG_LEVEL", "INFO").upper(),
             log_format=env.get("RAPPORT_LOG_FORMAT", "json"),
+            encryption_key=env.get("RAPPORT_ENCRYPTION_KEY") or None,
+            encryption_old_keys=_key_list(env.get("RAPPORT_ENCRYPTION_OLD_KEYS", "")),
+            provider_ca_file=env.get("RAPPORT_PROVIDER_CA_FILE") or None,
         )
         settings.validate()
         return settings
@@ -118,6 +150,15 @@ class Settings:
                 raise SettingsError("RAPPORT_SECRET_KEY is required in production")
             if len(self.secret_key) < 32 or self.secret_key.lower() in {"changeme", "secret"}:
                 raise SettingsError("RAPPORT_SECRET_KEY must be at least 32 random characters")
+            if not self.encryption_key:
+                raise SettingsError(
+                    "RAPPORT_ENCRYPTION_KEY is required in production (base64 of 32 random "
+                    "bytes, e.g. `openssl rand -base64 32`)"
+                )
+        if self.encryption_key:
+            encryption_key_bytes(self.encryption_key)
+        for old in self.encryption_old_keys:
+            encryption_key_bytes(old, "RAPPORT_ENCRYPTION_OLD_KEYS")
         if self.log_format not in {"json", "text"}:
             raise SettingsError("RAPPORT_LOG_FORMAT must be json or text")
         if self.access_token_ttl_seconds < 60:

@@ -1,3 +1,5 @@
+import base64
+
 import pytest
 
 from rapport.config import Settings, SettingsError
@@ -26,8 +28,12 @@ def test_production_refuses_missing_or_placeholder_secrets(secret: str | None) -
 
 
 def test_production_accepts_a_real_secret() -> None:
-    settings = Settings.from_env({"RAPPORT_ENV": "production", "RAPPORT_SECRET_KEY": "k" * 40})
+    key = base64.b64encode(bytes(range(32))).decode()
+    settings = Settings.from_env(
+        {"RAPPORT_ENV": "production", "RAPPORT_SECRET_KEY": "k" * 40, "RAPPORT_ENCRYPTION_KEY": key}
+    )
     assert settings.secret_key == "k" * 40
+    assert settings.encryption_key == key
 
 
 @pytest.mark.parametrize(
@@ -37,8 +43,22 @@ def test_production_accepts_a_real_secret() -> None:
         ("RAPPORT_KEY_CACHE_SECONDS", "soon"),
         ("RAPPORT_ACCESS_TOKEN_TTL", "5"),
         ("RAPPORT_LOG_FORMAT", "xml"),
+        ("RAPPORT_ENCRYPTION_KEY", "not base64!"),
+        ("RAPPORT_ENCRYPTION_KEY", "c2hvcnQ="),  # "short": not 32 bytes
+        ("RAPPORT_ENCRYPTION_OLD_KEYS", "c2hvcnQ="),
     ],
 )
 def test_bad_values_name_their_setting(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: value})
+
+
+def test_production_requires_an_encryption_key() -> None:
+    with pytest.raises(SettingsError, match="RAPPORT_ENCRYPTION_KEY"):
+        Settings.from_env({"RAPPORT_ENV": "production", "RAPPORT_SECRET_KEY": "k" * 40})
+
+
+def test_old_encryption_keys_are_a_list() -> None:
+    one, two = (base64.b64encode(bytes([n]) * 32).decode() for n in (1, 2))
+    settings = Settings.from_env({"RAPPORT_ENCRYPTION_OLD_KEYS": f"{one}, {two}"})
+    assert settings.encryption_old_keys == (one, two)

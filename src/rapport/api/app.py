@@ -33,9 +33,11 @@ from rapport.ingest import storage as inbox_storage
 from rapport.ingest.loop import ProcessingLoop
 from rapport.ingest.writer import GroupCommitter
 from rapport.messaging import routes as campaign_routes
+from rapport.messaging.dryrun import DryRun
 from rapport.messaging.feedback import MessagingFeedback
 from rapport.messaging.orchestrator import Orchestrator
-from rapport.messaging.providers import registry as provider_registry
+from rapport.messaging.providers import routes as provider_routes
+from rapport.messaging.providers.service import ProviderRuntime
 from rapport.messaging.sender import Sender
 from rapport.profiles import routes as profile_routes
 from rapport.profiles.processor import Processor
@@ -74,6 +76,9 @@ class Services:
     orchestrator: Orchestrator | None
     geo: GeoDatabase
     ingestion_errors: IngestionErrorLog
+    # Encryption key and TLS trust for push providers; ``providers.load(conn,
+    # workspace_id, provider_id)`` builds one ready to send.
+    providers: ProviderRuntime
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -100,6 +105,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     # next poll, rather than a processing commit per decision commit.
     decisions = GroupCommitter(database, write_decisions)
     geo = open_geo(settings)
+    providers = ProviderRuntime.from_settings(settings)
     return Services(
         settings=settings,
         database=database,
@@ -113,9 +119,12 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         decider=Decider(database, decisions, catalog, geo=geo),
         feedback=feedback,
         messaging=messaging,
-        orchestrator=build_orchestrator(settings, database) if settings.process_inline else None,
+        orchestrator=(
+            build_orchestrator(settings, database, providers) if settings.process_inline else None
+        ),
         geo=geo,
         ingestion_errors=IngestionErrorLog(),
+        providers=providers,
     )
 
 
@@ -138,14 +147,12 @@ def build_loop(settings: Settings, database: Database, processor: Processor) -> 
     )
 
 
-def build_orchestrator(settings: Settings, database: Database) -> Orchestrator:
+def build_orchestrator(
+    settings: Settings, database: Database, providers: ProviderRuntime | None = None
+) -> Orchestrator:
     """The campaign orchestrator (in `serve` when it processes inline, and in `worker`)."""
-    sender = Sender(
-        database,
-        provider_registry.opener(settings),
-        provider_registry.dry_run,
-        lease_seconds=settings.send_lease_seconds,
-    )
+    providers = providers or ProviderRuntime.from_settings(settings)
+    sender = Sender(database, providers.load, DryRun, lease_seconds=settings.send_lease_seconds)
     return Orchestrator(database, sender)
 
 
@@ -207,6 +214,7 @@ def build_routes(services: Services) -> list[Route]:
         ),
         *campaign_routes.build_routes(management, services.database, campaigns_changed),
         *stats_routes.build_routes(management, services.database, services.ingestion_errors),
+        *provider_routes.build_routes(management, services.database, services.providers),
         *ingest_routes.build_routes(
             services.keys, services.committer, services.database, services.ingestion_errors
         ),

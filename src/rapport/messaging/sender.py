@@ -29,6 +29,7 @@ from rapport.core.db import Database
 from rapport.core.tables import campaign_sends
 from rapport.decide import storage as decide_storage
 from rapport.messaging import agents, storage
+from rapport.messaging.providers import storage as provider_storage
 from rapport.messaging.providers.base import Outcome, Provider, PushMessage, Recipient, SendResult
 from rapport.messaging.schemas import CampaignConfig
 from rapport.messaging.service import config_of
@@ -299,7 +300,7 @@ class Sender:
                 self._apply(job, result, row, now)
                 device_id = job.recipient.device_id if job.recipient else None
                 if result.outcome is Outcome.INVALID_TOKEN and device_id:
-                    storage.retire_token(conn, send.workspace_id, device_id, now)
+                    provider_storage.retire_token(conn, send.workspace_id, device_id=device_id)
                 if result.ok:
                     increments = by_workspace.setdefault(send.workspace_id, {})
                     agents.merge_increments(

@@ -218,14 +218,6 @@ def recipients(conn: Connection, workspace_id: str, profile_ids: Sequence[str]) 
     return found
 
 
-def retire_token(conn: Connection, workspace_id: str, device_id: str, now: float) -> None:
-    conn.execute(
-        update(devices)
-        .where(devices.c.workspace_id == workspace_id, devices.c.device_id == device_id)
-        .values(token_retired=True, updated_at=now)
-    )
-
-
 def exited_profiles(
     conn: Connection, workspace_id: str, pairs: Sequence[tuple[str, str, float]]
 ) -> set[tuple[str, str, float]]:
