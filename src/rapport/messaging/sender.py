@@ -141,8 +141,12 @@ class Sender:
         for workspace_id, group in by_workspace.items():
             profile_ids = [job.send.profile_id for job in group]
             people = storage.recipients(conn, workspace_id, profile_ids)
-            day = storage.sent_counts_since(conn, workspace_id, profile_ids, now - DAY)
-            week = storage.sent_counts_since(conn, workspace_id, profile_ids, now - WEEK)
+            capped = any(j.config.caps.per_day or j.config.caps.per_week for j in group)
+            day: Mapping[str, int] = {}
+            week: Mapping[str, int] = {}
+            if capped:  # the counts are only read when some campaign has a cap
+                day = storage.sent_counts_since(conn, workspace_id, profile_ids, now - DAY)
+                week = storage.sent_counts_since(conn, workspace_id, profile_ids, now - WEEK)
             exits = self._exits(conn, workspace_id, group)
             batch: Counter[str] = Counter()  # sends to each profile in this batch
             for job in group:
