@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ["ingest", "content", "personalize", "experiences"]
+BENCHMARKS = ["ingest", "content", "personalize", "experiences", "broadcast"]
 
 
 def main() -> None:

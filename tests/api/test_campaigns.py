@@ -288,3 +288,21 @@ def test_actions_on_unknown_campaigns_are_404(admin: httpx.Client, action: str) 
     response = admin.post(f"/api/campaigns/missing/{action}")
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "campaign_not_found"
+
+
+def test_sends_follow_a_merge_and_erasure_removes_them(
+    admin: httpx.Client, ingest: Ingest, db: Database
+) -> None:
+    ingest.segment("track", {"anonymousId": "m-anon", "event": "Opened App", "messageId": "m1"})
+    ingest.segment("track", {"userId": "m-user", "event": "Opened App", "messageId": "m2"})
+    ingest.processed()
+    cid = admin.post("/api/campaigns", json=campaign(holdout_percent=0)).json()["id"]
+    admin.post(f"/api/campaigns/{cid}/schedule")
+    wait_for(lambda: admin.get(f"/api/campaigns/{cid}").json()["status"] == "completed")
+    assert len({s.profile_id for s in sends_of(db, cid)}) == 2
+    ingest.segment("alias", {"previousId": "m-anon", "userId": "m-user"})
+    ingest.processed()
+    survivor = profile_id(admin, "m-user")
+    assert {s.profile_id for s in sends_of(db, cid)} == {survivor}
+    assert admin.delete(f"/api/profiles/{survivor}").status_code == 204
+    assert sends_of(db, cid) == []
