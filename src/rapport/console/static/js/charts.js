@@ -181,7 +181,7 @@ export function heatMap({ title, rowLabels, colLabels, cell, format = fmt.num })
  * campaign over its holdout in percentage points.
  */
 export function differenceChart({ title, value, low, high, format = (v) => fmt.pct(v, 1) }) {
-  const W = 640, H = 64, L = 24, R = 24, cy = 24;
+  const W = 640, H = 64, L = 44, R = 44, cy = 24;
   const span = niceMax(Math.max(Math.abs(low), Math.abs(high), Math.abs(value), 1e-4));
   const px = (v) => L + ((v + span) / (2 * span)) * (W - L - R);
   const cls = low > 0 ? "s3" : high < 0 ? "s2" : "s1";

@@ -316,7 +316,7 @@ function sendsTable(c) {
     .filter(([, at]) => at).map(([name]) => name).join(", ") || "—";
   return pagedTable(["Profile", "Status", "Reason", "Alternate", "Slot", "Scheduled", "Sent", "Attempts", "Engagement"],
     (token) => api("GET", `/api/campaigns/${c.id}/sends`, { query: { limit: 50, next_token: token } }),
-    (s) => h("tr", {}, h("td", {}, h("a", { href: `#/profiles/${encodeURIComponent(s.profile_id)}` }, s.profile_id.slice(0, 8))),
+    (s) => h("tr", {}, h("td", {}, h("a", { href: `#/profiles/${encodeURIComponent(s.profile_id)}`, title: s.profile_id, "aria-label": `Profile ${s.profile_id}` }, `…${s.profile_id.slice(-8)}`)),
       h("td", {}, h("span", { class: `badge ${s.status === "failed" ? "bad" : s.status === "sent" ? "" : "off"}` }, s.holdout ? "held out" : s.status)),
       h("td", {}, s.reason || "—"), h("td", {}, s.alternate_id ? names[s.alternate_id] || s.alternate_id.slice(0, 8) : "—"), h("td", {}, s.slot || "—"),
       h("td", {}, fmt.time(s.scheduled_at)), h("td", {}, fmt.time(s.sent_at)), h("td", {}, fmt.num(s.attempts)), h("td", {}, engagement(s))),
@@ -360,8 +360,8 @@ async function detail(id) {
         if (lastStatus !== null) clear(sends).append(sendsTable(campaign));
         lastStatus = campaign.status;
       }
-      clear(progress).append(progressView(campaign, r));
-      clear(report).append(reportView(campaign, r));
+      clear(progress).append(...progressView(campaign, r));
+      clear(report).append(...reportView(campaign, r).flat().filter(Boolean));
       refreshed.textContent = `Updated ${new Date().toLocaleTimeString()}${LIVE.includes(campaign.status) ? "; refreshes every 2 s while the campaign is live" : ""}.`;
     } catch (err) {
       showError(err);

@@ -131,10 +131,11 @@ function create() {
   const perKind = h("div");
   const draw = () => {
     const kind = kindSelect.value;
-    clear(perKind).append(
-      h("fieldset", {}, h("legend", {}, "Settings"), settingsFields(kind)),
-      kind === "log" ? null : h("fieldset", {}, h("legend", {}, "Credentials"),
+    clear(perKind).append(h("fieldset", {}, h("legend", {}, "Settings"), settingsFields(kind)));
+    if (kind !== "log") {
+      perKind.append(h("fieldset", {}, h("legend", {}, "Credentials"),
         h("p", { class: "hint" }, "Checked when saved, encrypted at rest, never shown again."), credentialFields(kind)));
+    }
   };
   kindSelect.addEventListener("change", draw);
   draw();
