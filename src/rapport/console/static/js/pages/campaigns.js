@@ -224,10 +224,17 @@ function card(label, value, id) {
   return h("div", { class: "card" }, h("div", { class: "label" }, label), h("div", { class: "value", id }, value));
 }
 
+function duration(seconds) {
+  if (seconds < 120) return `${seconds} s`;
+  if (seconds < 2 * 3600) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 2 * 86400) return `${+(seconds / 3600).toFixed(1)} h`;
+  return `${+(seconds / 86400).toFixed(1)} days`;
+}
+
 function settingsList(c, providerName, audienceName) {
   const rows = [
     ["Kind", c.kind === "triggered" && c.trigger
-      ? `triggered by ${c.trigger.event}, ${fmt.num(c.trigger.delay_seconds)} s later${c.trigger.exit_event ? ` unless ${c.trigger.exit_event} happens first` : ""}`
+      ? `triggered by ${c.trigger.event}, ${duration(c.trigger.delay_seconds)} later${c.trigger.exit_event ? ` unless ${c.trigger.exit_event} happens first` : ""}`
       : `broadcast over ${c.window_days} day${c.window_days === 1 ? "" : "s"}`],
     ["Channel", c.channel], ["Provider", c.provider_id ? h("a", { href: `#/providers/${c.provider_id}` }, providerName || c.provider_id) : "none"],
     ["Audience", audienceName || (c.audience_id ? c.audience_id : "everyone")], ["Timing", c.timing],

@@ -39,9 +39,9 @@ function summaryText(p) {
 // --- per-kind fields ------------------------------------------------------------------
 
 /** A textarea for a key file, with a file picker that loads the file's text into it. */
-function keyFile(name, label, hint, accept) {
+function keyFile(name, label, hint, accept, uploadLabel) {
   const area = textarea(name, "", { rows: 6, spellcheck: "false", autocomplete: "off" });
-  const picker = h("input", { type: "file", accept, "aria-label": `${label}: upload the file` });
+  const picker = h("input", { type: "file", accept, "aria-label": uploadLabel });
   picker.addEventListener("change", async () => {
     const file = picker.files && picker.files[0];
     if (file) area.value = await file.text();
@@ -75,10 +75,10 @@ function settingsFields(kind, s = {}) {
 
 function credentialFields(kind) {
   if (kind === "fcm") {
-    return keyFile("credentials.service_account", "Service-account JSON", "The key file from the Firebase console (Project settings → Service accounts).", ".json,application/json");
+    return keyFile("credentials.service_account", "Service-account JSON", "The key file from the Firebase console (Project settings → Service accounts).", ".json,application/json", "Upload the key file");
   }
   if (kind === "apns") {
-    return keyFile("credentials.private_key", "Private key (.p8)", "The text of the .p8 file, from -----BEGIN PRIVATE KEY----- to the end.", ".p8,.pem,text/plain");
+    return keyFile("credentials.private_key", "Private key (.p8)", "The text of the .p8 file, from -----BEGIN PRIVATE KEY----- to the end.", ".p8,.pem,text/plain", "Upload the .p8 file");
   }
   if (kind === "webhook") {
     return [
