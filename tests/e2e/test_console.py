@@ -285,7 +285,7 @@ def test_console_providers_and_campaigns(
     page: Page, served: Server, db: Database, backend: str
 ) -> None:
     workspace = make_workspace(db)
-    users = 6
+    users = 8
     ingest_profiles(served.url, workspace, users)
     wait_processed(db, workspace.id)
     sign_in(page, workspace)
@@ -326,7 +326,7 @@ def test_console_providers_and_campaigns(
     titles.nth(1).fill("20% off this week")
     page.get_by_label("Labels").nth(1).fill("offering=discount")
     page.get_by_label("Timing").select_option("immediate")
-    page.get_by_label("Holdout %").fill("30")
+    page.get_by_label("Holdout %").fill("20")
     page.get_by_label("No messages during quiet hours").check()
     page.get_by_label("From", exact=True).fill("25:00")
     page.get_by_label("Dry run").check()
