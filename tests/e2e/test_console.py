@@ -94,7 +94,8 @@ def sign_in(page: Page, workspace: Workspace) -> None:
     page.goto("/console")
     page.get_by_label("Admin key").fill(workspace.keys[KeyKind.ADMIN])
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    # Focused once the page has loaded its data: keyboard steps start from there.
+    expect(page.get_by_role("heading", name="Overview")).to_be_focused()
 
 
 def decide_and_convert(url: str, workspace: Workspace, surface_id: str, users: int) -> int:
