@@ -19,7 +19,13 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from rapport.core.db import Database
 from rapport.core.keys import KeyKind
 from tests.api.processes import Server
-from tests.conftest import ROOT, Workspace, make_workspace, wait_processed
+from tests.conftest import (
+    ROOT,
+    TEST_ENCRYPTION_KEY,
+    Workspace,
+    make_workspace,
+    wait_processed,
+)
 
 CHROMIUM = os.environ.get("RAPPORT_CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
@@ -59,7 +65,12 @@ def browser() -> Iterator[Browser]:
 
 @pytest.fixture(scope="module")
 def served(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    server = Server(database_url, tmp_path_factory.mktemp("console") / "serve.log")
+    # The key encrypts provider credentials (required on PostgreSQL).
+    server = Server(
+        database_url,
+        tmp_path_factory.mktemp("console") / "serve.log",
+        RAPPORT_ENCRYPTION_KEY=TEST_ENCRYPTION_KEY,
+    )
     yield server
     server.stop()
 
@@ -83,7 +94,8 @@ def sign_in(page: Page, workspace: Workspace) -> None:
     page.goto("/console")
     page.get_by_label("Admin key").fill(workspace.keys[KeyKind.ADMIN])
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    # Focused once the page has loaded its data: keyboard steps start from there.
+    expect(page.get_by_role("heading", name="Overview")).to_be_focused()
 
 
 def decide_and_convert(url: str, workspace: Workspace, surface_id: str, users: int) -> int:
@@ -249,3 +261,121 @@ def test_console_end_to_end(page: Page, served: Server, db: Database, backend: s
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in to the rapport console")).to_be_visible()
     assert not [c for c in page.context.cookies() if c["name"] == "rapport_console" and c["value"]]
+
+
+def ingest_profiles(url: str, workspace: Workspace, users: int) -> None:
+    """One event each for ``users`` people, so a broadcast has an audience."""
+    events = [
+        {"contact_id": f"camper-{n}", "event_name": "app_opened", "timestamp": time.time()}
+        for n in range(users)
+    ]
+    with httpx.Client(base_url=url, timeout=10) as client:
+        sent = client.post(
+            "/v1/events",
+            json=events,
+            headers={"Authorization": f"Bearer {workspace.keys[KeyKind.INGEST]}"},
+        )
+        assert sent.status_code == 202, sent.text
+
+
+def card_value(page: Page, card_id: str) -> int:
+    return int(page.locator(f"#{card_id}").inner_text().replace(",", ""))
+
+
+def test_console_providers_and_campaigns(
+    page: Page, served: Server, db: Database, backend: str
+) -> None:
+    workspace = make_workspace(db)
+    users = 8
+    ingest_profiles(served.url, workspace, users)
+    wait_processed(db, workspace.id)
+    sign_in(page, workspace)
+
+    # A webhook with a short signing secret: the 422 marks the credentials field.
+    page.get_by_role("link", name="Push providers").click()
+    page.get_by_role("link", name="Add a provider").click()
+    page.get_by_label("Kind").select_option("webhook")
+    page.get_by_label("Name").fill("Gateway")
+    page.get_by_label("URL").fill("https://push.example.com/rapport")
+    page.get_by_label("Signing secret").fill("short")
+    page.get_by_role("button", name="Add provider").click()
+    expect(page.get_by_role("alert")).to_contain_text("credentials.signing_secret")
+    expect(page.get_by_label("Signing secret")).to_have_attribute("aria-invalid", "true")
+
+    # A log provider, and a test send to a raw token.
+    page.get_by_label("Kind").select_option("log")
+    page.get_by_label("Name").fill("Dry-run log")
+    page.get_by_role("button", name="Add provider").click()
+    expect(page.get_by_role("heading", name="Dry-run log")).to_be_visible()
+    expect(page.locator("#provider-summary")).to_contain_text("none needed")
+    page.get_by_label("Recipient").fill("device-token-1")
+    page.get_by_role("button", name="Send test").click()
+    result = page.locator("#test-result")
+    expect(result).to_contain_text("The provider accepted the message")
+    expect(result).to_contain_text("sent")
+    expect(result).to_contain_text("Token retired")
+    shot(page, "provider-test", backend)
+    provider_url = page.url
+
+    # A dry-run broadcast with two alternates; quiet hours "25:00" is refused on the field.
+    page.get_by_role("link", name="Campaigns").click()
+    page.get_by_role("link", name="New campaign").click()
+    page.get_by_label("Name", exact=True).fill("Spring sale")
+    page.get_by_label("Provider").select_option(label="Dry-run log (log)")
+    titles = page.get_by_label("Title", exact=True)
+    titles.nth(0).fill("Spring is here")
+    titles.nth(1).fill("20% off this week")
+    page.get_by_label("Labels").nth(1).fill("offering=discount")
+    page.get_by_label("Timing").select_option("immediate")
+    page.get_by_label("Holdout %").fill("20")
+    page.get_by_label("No messages during quiet hours").check()
+    page.get_by_label("From", exact=True).fill("25:00")
+    page.get_by_label("Dry run").check()
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.get_by_role("alert")).to_contain_text("quiet_hours.start")
+    expect(page.get_by_label("From", exact=True)).to_have_attribute("aria-invalid", "true")
+    # Without quiet hours the sends are due now, whatever the time of day.
+    page.get_by_label("No messages during quiet hours").uncheck()
+    page.get_by_role("button", name="Create campaign").click()
+    expect(page.get_by_role("heading", name="Spring sale")).to_be_visible()
+    status = page.locator("#campaign-status")
+    expect(status).to_have_text("draft")
+
+    # Scheduled: the server's orchestrator runs it; the page follows it to completion.
+    page.get_by_role("button", name="Schedule").click()
+    expect(status).to_have_text("completed", timeout=30_000)
+    expect(page.get_by_role("button", name="Pause")).to_have_count(0)
+    expect(page.locator("#progress-planned")).to_have_text(str(users))
+    sent = card_value(page, "progress-sent")
+    held_out = card_value(page, "progress-held-out")
+    assert sent > 0
+    assert sent + held_out == users
+    expect(page.locator("#report-outcomes tr").first).to_contain_text(f"All sends{sent}")
+    expect(
+        page.get_by_role("img", name=re.compile("Conversion rate per alternate"))
+    ).to_be_visible()
+    sends = page.get_by_role("table", name="Sends").locator("tbody tr")
+    expect(sends).to_have_count(users)
+    campaign_url = page.url
+
+    # Both pages, lists and details, at both widths.
+    views = {
+        "campaigns": "/console#/campaigns",
+        "campaign": campaign_url,
+        "campaign-form": "/console#/campaigns/new",
+        "providers": "/console#/providers",
+        "provider-form": "/console#/providers/new",
+        "provider": provider_url,
+    }
+    for viewport in (LAPTOP, PHONE):
+        page.set_viewport_size(viewport)
+        for name, url in views.items():
+            page.goto(url)
+            expect(page.locator("#view h1")).to_be_visible()
+            expect(page.locator("#alerts")).to_be_empty()
+            if name in ("campaigns", "providers"):
+                expect(page.get_by_role("cell").first).to_be_visible()
+            if name == "campaign":
+                expect(page.locator("#progress-sent")).to_have_text(str(sent))
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth"), name
+            shot(page, name, backend)

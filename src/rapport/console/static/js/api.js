@@ -96,3 +96,15 @@ export async function signOut() {
   await send("POST", "/console/auth/sign-out");
   session.workspace = session.csrf = session.apiVersion = session.expiresAt = null;
 }
+
+/** Every item of a paged list (following next_token), up to `max`: for pickers. */
+export async function apiAll(path, { max = 1000, query = {} } = {}) {
+  const items = [];
+  let token = null;
+  do {
+    const page = await api("GET", path, { query: { ...query, limit: 200, next_token: token } });
+    items.push(...page.data);
+    token = page.next_token || null;
+  } while (token && items.length < max);
+  return items;
+}

@@ -126,3 +126,71 @@ export function intervalChart({ title, rows, format = (v) => fmt.pct(v), markerN
 }
 
 function truncate(text, n) { text = String(text); return text.length > n ? `${text.slice(0, n - 1)}…` : text; }
+
+/**
+ * Horizontal bars of counts: rows [{label, value}], e.g. failures by reason. Values are
+ * written at the end of each bar, so the chart reads without colour.
+ */
+export function barChart({ title, rows, format = fmt.num, valueName = "Count" }) {
+  const W = 640, L = 170, R = 56, rowH = 26, T = 6;
+  const H = T + Math.max(1, rows.length) * rowH + 6;
+  const hi = niceMax(Math.max(0, ...rows.map((r) => r.value)));
+  const px = (v) => L + (Math.max(0, v) / hi) * (W - L - R);
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title, class: "chart" });
+  rows.forEach((r, i) => {
+    const y = T + i * rowH;
+    svg.append(s("text", { x: L - 8, y: y + rowH / 2 + 4, "text-anchor": "end" }, truncate(r.label, 26)),
+      s("rect", { class: `bar ${r.cls || "s2"}`, x: L, y: y + 4, width: Math.max(1, px(r.value) - L), height: rowH - 8 },
+        s("title", {}, `${r.label}: ${format(r.value)}`)),
+      s("text", { x: px(r.value) + 6, y: y + rowH / 2 + 4 }, format(r.value)));
+  });
+  return h("figure", { class: "chart" }, svg, h("figcaption", {}, title),
+    dataTable(title, ["Row", valueName], rows.map((r) => [r.label, format(r.value)])));
+}
+
+/**
+ * A grid of cells shaded by value, e.g. sends per send-time slot: days down, day-parts
+ * across. `value(row, col)` returns {value, text?, title?} or null (no data).
+ */
+export function heatMap({ title, rowLabels, colLabels, cell, format = fmt.num }) {
+  const W = 640, L = 56, T = 22, R = 4;
+  const cw = (W - L - R) / colLabels.length, ch = 30;
+  const H = T + rowLabels.length * ch + 4;
+  const cells = rowLabels.map((_, r) => colLabels.map((__, c) => cell(r, c)));
+  const hi = Math.max(0, ...cells.flat().map((v) => (v ? v.value : 0)));
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": title, class: "chart heat" });
+  colLabels.forEach((label, c) => svg.append(s("text", { x: L + c * cw + cw / 2, y: T - 8, "text-anchor": "middle" }, label)));
+  rowLabels.forEach((label, r) => {
+    const y = T + r * ch;
+    svg.append(s("text", { x: L - 8, y: y + ch / 2 + 4, "text-anchor": "end" }, label));
+    colLabels.forEach((__, c) => {
+      const v = cells[r][c];
+      const share = v && hi > 0 ? v.value / hi : 0;
+      const x = L + c * cw;
+      svg.append(s("rect", { class: v && v.value ? "cell" : "cell empty", x: x + 1, y: y + 1, width: cw - 2, height: ch - 2, "fill-opacity": v && v.value ? (0.12 + 0.88 * share).toFixed(3) : 1 },
+        s("title", {}, `${label} ${colLabels[c]}: ${v ? v.title || format(v.value) : "no sends"}`)));
+      if (v && v.value) svg.append(s("text", { class: share > 0.55 ? "on-dark" : "", x: x + cw / 2, y: y + ch / 2 + 4, "text-anchor": "middle" }, v.text ?? format(v.value)));
+    });
+  });
+  return h("figure", { class: "chart" }, svg, h("figcaption", {}, title),
+    dataTable(title, ["", ...colLabels], rowLabels.map((label, r) => [label, ...cells[r].map((v) => (v ? v.title || format(v.value) : "—"))])));
+}
+
+/**
+ * One difference with its 95% interval on an axis through zero, e.g. the uplift of a
+ * campaign over its holdout in percentage points.
+ */
+export function differenceChart({ title, value, low, high, format = (v) => fmt.pct(v, 1) }) {
+  const W = 640, H = 64, L = 44, R = 44, cy = 24;
+  const span = niceMax(Math.max(Math.abs(low), Math.abs(high), Math.abs(value), 1e-4));
+  const px = (v) => L + ((v + span) / (2 * span)) * (W - L - R);
+  const cls = low > 0 ? "s3" : high < 0 ? "s2" : "s1";
+  const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `${title}: ${format(value)} (${format(low)} to ${format(high)})`, class: "chart" },
+    s("line", { class: "axis", x1: L, x2: W - R, y1: cy, y2: cy }),
+    s("line", { class: "marker", x1: px(0), x2: px(0), y1: cy - 14, y2: cy + 14 }),
+    [-span, -span / 2, 0, span / 2, span].map((v) => s("text", { x: px(v), y: H - 6, "text-anchor": "middle" }, format(v))),
+    s("line", { class: `whisker ${cls}`, x1: px(low), x2: px(high), y1: cy, y2: cy, "stroke-width": 4 }),
+    s("circle", { class: cls, cx: px(value), cy, r: 6 }, s("title", {}, `${format(value)} (${format(low)} to ${format(high)})`)));
+  return h("figure", { class: "chart" }, svg, h("figcaption", {}, title),
+    dataTable(title, ["Estimate", "95% interval"], [[format(value), `${format(low)} to ${format(high)}`]]));
+}

@@ -41,3 +41,17 @@ export function number(data, name) {
 export function list(text) {
   return String(text || "").split(",").map((p) => p.trim()).filter(Boolean);
 }
+
+/** A timestamp as a datetime-local input's value, in the browser's time zone. */
+export function localInput(value) {
+  if (!value) return "";
+  const d = new Date(value);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** A datetime-local input's value as an ISO instant, or null when empty. */
+export function instant(data, name) {
+  const raw = String(data.get(name) || "");
+  return raw ? new Date(raw).toISOString() : null;
+}

@@ -1,5 +1,5 @@
 import { api } from "../api.js";
-import { labelsText, number, parseJson, parseLabels } from "../forms.js";
+import { labelsText, localInput, number, parseJson, parseLabels } from "../forms.js";
 import { reportSection } from "../report.js";
 import { fmt, h, heading, field, input, localError, onSubmit, pagedTable, select, setView, success, textarea } from "../ui.js";
 
@@ -17,13 +17,6 @@ export async function render(params) {
         h("td", {}, h("span", { class: `badge ${e.status === "active" ? "" : "off"}` }, e.status)), h("td", {}, e.allocation),
         h("td", {}, e.variations ? e.variations.length : "—"), h("td", {}, fmt.time(e.updated_at))),
       { caption: "Experiences", empty: "No experiences yet." }));
-}
-
-function localInput(value) {
-  if (!value) return "";
-  const d = new Date(value);
-  const pad = (n) => String(n).padStart(2, "0");
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
 async function edit(key) {
