@@ -59,3 +59,14 @@ def test_malformed_json_is_a_400_not_a_422() -> None:
     with pytest.raises(MalformedJSON) as caught:
         decode_json(b'{"items": [', Order)
     assert caught.value.status == 400
+
+
+class Tagged(msgspec.Struct):
+    data: dict[str, Annotated[str, msgspec.Meta(max_length=3)]]
+
+
+def test_a_bad_mapping_value_points_at_the_mapping() -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        decode_json(b'{"data": {"k": "too long"}}', list[Tagged] | Tagged)
+    [error] = caught.value.errors
+    assert error["loc"] == ["body", "data"]

@@ -10,7 +10,8 @@ import msgspec
 
 from rapport.core.errors import ValidationFailed
 
-_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+)\]")
+# `.name`, `[3]`, or `[...]` (msgspec's mark for "some key of this mapping").
+_PATH_PART = re.compile(r"\.([^.\[]+)|\[(\d+|\.\.\.)\]")
 _MISSING = re.compile(r"^Object missing required field `([^`]+)`$")
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`$")
 
@@ -18,6 +19,8 @@ _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]+)`$")
 def _path_to_loc(path: str) -> list[str | int]:
     loc: list[str | int] = []
     for name, index in _PATH_PART.findall(path.removeprefix("$")):
+        if index == "...":
+            continue  # the mapping itself is the most precise place msgspec names
         loc.append(int(index) if index else name)
     return loc
 
