@@ -265,7 +265,10 @@ def test_frequency_caps_hold_across_campaigns(
     wait_for(
         lambda: (
             len(sends_of(db, second)) == 3
-            and all(s.attempts > 0 or s.status != "planned" for s in sends_of(db, second))
+            and all(
+                s.status != "sending" and (s.attempts > 0 or s.status != "planned")
+                for s in sends_of(db, second)
+            )
         )
     )
     for send in sends_of(db, second):

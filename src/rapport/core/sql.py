@@ -43,3 +43,9 @@ def page_by_id(
             ).scalar_one()
         )
     return rows, total
+
+
+def driver_sql(conn: Connection, statement: str) -> str:
+    """A ``?``-style statement in the driver's parameter style (psycopg uses ``%s``),
+    for hot statements run with ``exec_driver_sql`` on plain tuples."""
+    return statement if conn.dialect.name == "sqlite" else statement.replace("?", "%s")

@@ -23,10 +23,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection
 
 from rapport.core.db import Database
-from rapport.core.tables import campaign_sends
 from rapport.decide import storage as decide_storage
 from rapport.messaging import agents, storage
 from rapport.messaging.providers import storage as provider_storage
@@ -287,11 +286,10 @@ class Sender:
         for job in jobs:
             send = job.send
             row = {
-                "b_id": send.id,
+                "id": send.id,
                 "status": "planned",
                 "reason": None,
                 "scheduled_at": send.scheduled_at,
-                "lease_until": None,
                 "sent_at": None,
                 "provider_message_id": None,
                 "device_id": job.recipient.device_id if job.recipient else None,
@@ -316,20 +314,8 @@ class Sender:
                         ),
                     )
             rows.append(row)
-        conn.execute(
-            update(campaign_sends)
-            .where(campaign_sends.c.id == bindparam("b_id"))
-            .values(
-                status=bindparam("status"),
-                reason=bindparam("reason"),
-                scheduled_at=bindparam("scheduled_at"),
-                lease_until=bindparam("lease_until"),
-                sent_at=bindparam("sent_at"),
-                provider_message_id=bindparam("provider_message_id"),
-                device_id=bindparam("device_id"),
-                updated_at=bindparam("updated_at"),
-            ),
-            rows,
+        storage.record_results(
+            conn, [tuple(row[field] for field in storage.RESULT_FIELDS) for row in rows]
         )
         for workspace_id, increments in by_workspace.items():
             decide_storage.add_stats(conn, workspace_id, increments, now)

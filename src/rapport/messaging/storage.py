@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
-from rapport.core.sql import insert_ignoring_duplicates, page_by_id
+from rapport.core.sql import driver_sql, insert_ignoring_duplicates, page_by_id
 from rapport.core.tables import (
     campaign_sends,
     campaigns,
@@ -143,13 +143,21 @@ def claim_due(
     return list(conn.execute(select(*_CLAIM_COLUMNS).where(campaign_sends.c.id.in_(ids))))
 
 
-def finish_sends(conn: Connection, updates: Sequence[Mapping[str, Any]]) -> None:
-    """Record results: each mapping has ``id`` plus the columns to set."""
-    for values in updates:
-        changes = {k: v for k, v in values.items() if k != "id"}
-        conn.execute(
-            update(campaign_sends).where(campaign_sends.c.id == values["id"]).values(**changes)
-        )
+_RECORD_SQL = (
+    "UPDATE campaign_sends SET status = ?, reason = ?, scheduled_at = ?, lease_until = NULL, "
+    "sent_at = ?, provider_message_id = ?, device_id = ?, updated_at = ? WHERE id = ?"
+)
+# The order of a result tuple for record_results.
+RESULT_FIELDS = (
+    "status", "reason", "scheduled_at", "sent_at", "provider_message_id", "device_id",
+    "updated_at", "id",
+)  # fmt: skip
+
+
+def record_results(conn: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    """Record a batch's results in one prepared statement (tuples in RESULT_FIELDS order)."""
+    if rows:
+        conn.exec_driver_sql(driver_sql(conn, _RECORD_SQL), list(rows))
 
 
 def pending_count(conn: Connection, campaign_id: str) -> int:
