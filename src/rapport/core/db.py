@@ -8,8 +8,9 @@ inside one transaction. Synchronous callers (CLI, workers) use :meth:`Database.b
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -144,6 +145,39 @@ class Database:
         with self.read() as connection:
             return fn(connection, *args)
 
+    @contextmanager
+    def read_rows(self) -> Iterator[RowReader]:
+        """A read-only transaction beneath SQLAlchemy: plain SQL on a DB-API cursor.
+
+        For the per-request reads of the hot paths (a handful of indexed rows), where
+        SQLAlchemy's statement and result layers cost several times what SQLite takes
+        to answer. Statements are written with ``?`` placeholders; rows are tuples.
+        """
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            try:
+                if self.is_sqlite:
+                    cursor.execute("BEGIN")
+                yield RowReader(cursor, self.is_sqlite)
+            finally:
+                cursor.close()
+                raw.rollback()  # ends the read transaction on both drivers
+        finally:
+            raw.close()
+
+    async def run_read_rows(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(reader, *args)`` in :meth:`read_rows`: on SQLite in the calling thread
+        (see :meth:`run_read_local`), on PostgreSQL in a worker thread."""
+
+        def call() -> T:
+            with self.read_rows() as reader:
+                return fn(reader, *args)
+
+        if self.is_sqlite:
+            return call()
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
         with self.engine.connect() as connection:
@@ -151,3 +185,30 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@lru_cache(maxsize=512)
+def _pyformat(statement: str) -> str:
+    """A ``?`` statement with psycopg's ``%s`` placeholders."""
+    return statement.replace("?", "%s")
+
+
+class RowReader:
+    """Plain SQL on one DB-API cursor (see :meth:`Database.read_rows`)."""
+
+    __slots__ = ("_cursor", "_qmark")
+
+    def __init__(self, cursor: Any, qmark: bool) -> None:
+        self._cursor = cursor
+        self._qmark = qmark
+
+    def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of ``statement`` (written with ``?`` placeholders)."""
+        self._cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
+        return list(self._cursor.fetchall())
+
+    def first(self, statement: str, parameters: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of ``statement``, or None."""
+        self._cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
+        row = self._cursor.fetchone()
+        return None if row is None else tuple(row)

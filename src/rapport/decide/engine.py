@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from rapport.audiences.preview import computed_of
-from rapport.audiences.rules import Rule, evaluate, event_conditions
+from rapport.audiences.rules import evaluate
 from rapport.audiences.session import (
     AudienceSubject,
     EventLog,
@@ -28,10 +28,10 @@ from rapport.audiences.session import (
     SessionValue,
     matches_event,
 )
-from rapport.core.db import Database
+from rapport.core.db import Database, RowReader
 from rapport.core.ids import uuid7
 from rapport.decide import storage
-from rapport.decide.catalog import Catalog, SurfacePlan, Variant
+from rapport.decide.catalog import Catalog, Shared, SurfacePlan, Variant
 from rapport.decide.context import day_part
 from rapport.decide.model import (
     DEFAULT_POLICY,
@@ -82,8 +82,9 @@ class _Request:
     client_ip: str | None
     user_agent: str | None
     now: float
-    # Set when the caller resolved the person already (by email or phone).
-    profile_id: str | None = None
+    # Identifiers (kind, value) to find the person by before ``contact_id`` (the
+    # Experiences API's email and phone).
+    identities: Sequence[tuple[str, str]] = ()
 
 
 @dataclass
@@ -93,13 +94,27 @@ class _Snapshot:
     plans: dict[str, SurfacePlan]
     profile_id: str | None
     timezone: str | None
-    latest: dict[str, Any]
-    user: dict[StatKey, Counts]
+    latest: dict[str, storage.LatestDecision]
     population: dict[str, dict[StatKey, Counts]]
+    reader: RowReader
+    workspace_id: str
     default_timezone: str = "UTC"
     rows: list[dict[str, Any]] = field(default_factory=list)
     # Read only when a requested surface has an eligibility audience.
     person: AudienceSubject | None = None
+    # The agent's evidence: read on the first fresh agent decision (sticky reuse,
+    # holdout and fixed splits never need it).
+    _user: dict[StatKey, Counts] | None = None
+
+    @property
+    def user(self) -> dict[StatKey, Counts]:
+        if self._user is None:
+            self._user = (
+                storage.user_stats(self.reader, self.workspace_id, self.profile_id)
+                if self.profile_id is not None
+                else {}
+            )
+        return self._user
 
 
 def fixed_split(
@@ -193,93 +208,116 @@ class Decider:
         session: Mapping[str, SessionValue] | None = None,
         client_ip: str | None = None,
         user_agent: str | None = None,
-        profile_id: str | None = None,
+        identities: Sequence[tuple[str, str]] = (),
         experiences: bool = False,
     ) -> dict[str, Decision | None]:
         """A decision per requested surface; None for surfaces that do not exist.
 
         Surfaces whose answer is not personalized (holdout, gap, paused) are decided too:
-        the caller chooses whether to show their default.
+        the caller chooses whether to show their default. The person is found by the
+        first of ``identities`` the identity graph knows, else by ``contact_id``.
         """
         now = time.time() if now is None else now
-        request = _Request(session or {}, client_ip, user_agent, now, profile_id)
-        snapshot = await self.database.run_read_local(
-            self._read, workspace_id, contact_id, surface_ids, request
-        )
-        decisions: dict[str, Decision | None] = {}
-        for surface_id in surface_ids:
-            plan = snapshot.plans.get(surface_id)
-            if (
-                plan is None
-                or plan.status == "archived"
-                or plan.default is None
-                # The Content API serves surfaces, the Experiences API experiences.
-                or (plan.key is not None) != experiences
-            ):
-                decisions[surface_id] = None
-                continue
-            decisions[surface_id] = self._decide_one(
-                workspace_id, contact_id, plan, snapshot, device, now
+        request = _Request(session or {}, client_ip, user_agent, now, identities)
+        shared = self.catalog.current(workspace_id, surface_ids)
+        if shared is None:
+            shared = await self.database.run_read_local(
+                self.catalog.refresh, workspace_id, surface_ids
             )
-        await self.committer.submit(snapshot.rows)
+        decisions, rows = await self.database.run_read_rows(
+            self._decide_all,
+            workspace_id,
+            contact_id,
+            surface_ids,
+            request,
+            shared,
+            device,
+            experiences,
+        )
+        await self.committer.submit(rows)
         return decisions
 
-    def _read(
+    def _decide_all(
         self,
-        conn: Connection,
+        reader: RowReader,
         workspace_id: str,
         contact_id: str,
         surface_ids: Sequence[str],
         request: _Request,
-    ) -> _Snapshot:
-        plans = self.catalog.plans(conn, workspace_id, surface_ids)
-        known = [surface_id for surface_id in dict.fromkeys(surface_ids) if surface_id in plans]
-        profile_id, timezone, latest, user = storage.decision_inputs(
-            conn, workspace_id, contact_id, known, request.profile_id
+        shared: Shared,
+        device: str | None,
+        experiences: bool,
+    ) -> tuple[dict[str, Decision | None], list[dict[str, Any]]]:
+        """Read the person and decide, in one read transaction."""
+        plans = shared.plans
+        served = [
+            plan
+            for surface_id in dict.fromkeys(surface_ids)
+            if (plan := plans.get(surface_id)) is not None
+            and plan.status != "archived"
+            and plan.default is not None
+            # The Content API serves surfaces, the Experiences API experiences.
+            and (plan.key is not None) == experiences
+        ]
+        profile_id = None
+        if request.identities:
+            profile_id = storage.owner_of(reader, workspace_id, request.identities)
+        if profile_id is None:
+            profile_id = storage.contact_owner(reader, workspace_id, contact_id)
+        default_timezone = shared.settings.default_timezone
+        latest = storage.latest_decisions(
+            reader, workspace_id, contact_id, profile_id, [plan.id for plan in served]
         )
-        population = self.catalog.population(conn, workspace_id)
-        default_timezone = self.catalog.settings(conn, workspace_id).default_timezone
         snapshot = _Snapshot(
-            plans, profile_id, timezone, latest, user, population, default_timezone
-        )
-        eligibility = [rule for s in known if (rule := plans[s].audience) is not None]
+            plans, profile_id, None, latest, shared.population, reader, workspace_id,
+            default_timezone,
+        )  # fmt: skip
+        eligibility = [plan for plan in served if plan.audience is not None]
         if eligibility:
-            snapshot.person = self._person(
-                conn, workspace_id, profile_id, eligibility, request, timezone or default_timezone
+            snapshot.person, snapshot.timezone = self._person(
+                reader, workspace_id, profile_id, eligibility, request, default_timezone
             )
-        return snapshot
+        elif profile_id is not None:
+            snapshot.timezone = storage.profile_timezone(reader, profile_id)
+        decisions: dict[str, Decision | None] = dict.fromkeys(surface_ids)
+        for plan in served:
+            decisions[plan.id] = self._decide_one(
+                workspace_id, contact_id, plan, snapshot, device, request.now
+            )
+        return decisions, snapshot.rows
 
     def _person(
         self,
-        conn: Connection,
+        reader: RowReader,
         workspace_id: str,
         profile_id: str | None,
-        audiences: Sequence[Rule],
+        plans: Sequence[SurfacePlan],
         request: _Request,
-        timezone: str,
-    ) -> AudienceSubject:
-        """The user as audience rules see them: profile, recent events, this session."""
+        default_timezone: str,
+    ) -> tuple[AudienceSubject, str | None]:
+        """The user as audience rules see them (profile, recent events, this session),
+        and their time zone."""
+        row = None if profile_id is None else storage.person_row(reader, workspace_id, profile_id)
+        timezone = None if row is None else row.timezone
         session = SessionContext.from_request(
             request.session,
             now=request.now,
-            timezone=timezone,
+            timezone=timezone or default_timezone,
             client_ip=request.client_ip,
             user_agent_header=request.user_agent,
             geo_database=self.geo,
         )
-        if profile_id is None:
-            return AudienceSubject(session=session)
-        row = storage.person_row(conn, workspace_id, profile_id)
         if row is None:
-            return AudienceSubject(session=session)
+            return AudienceSubject(session=session), timezone
+        assert profile_id is not None
         windows = [
             since
-            for rule in audiences
-            for condition in event_conditions(rule)
+            for plan in plans
+            for condition in plan.audience_events
             if (since := condition.since(request.now)) is not None
         ]
         recent = (
-            storage.events_since(conn, workspace_id, profile_id, min(windows)) if windows else []
+            storage.events_since(reader, workspace_id, profile_id, min(windows)) if windows else []
         )
         names = (row.counts or {}).get("names", {})
         log = EventLog(recent)
@@ -289,12 +327,13 @@ class Decider:
                 return sum(n for name, n in names.items() if matches_event(pattern, name))
             return log(pattern, since)
 
-        return AudienceSubject(
+        subject = AudienceSubject(
             properties=row.properties or {},
             computed=computed_of(row),
             event_count=count,
             session=session,
         )
+        return subject, timezone
 
     def _decide_one(
         self,
