@@ -105,6 +105,13 @@ class _Snapshot:
     # The agent's evidence: read on the first fresh agent decision (sticky reuse,
     # holdout and fixed splits never need it).
     _user: dict[StatKey, Counts] | None = None
+    _day_part: str | None = None
+
+    def day_part(self, now: float) -> str:
+        """The user's day part (the same for every surface of the request)."""
+        if self._day_part is None:
+            self._day_part = day_part(now, self.timezone or self.default_timezone)
+        return self._day_part
 
     @property
     def user(self) -> dict[StatKey, Counts]:
@@ -368,7 +375,11 @@ class Decider:
                 latest.policy,
                 control.min_gap_days,
             )
-        context = {"daypart": day_part(now, snap.timezone or snap.default_timezone)}
+        if not eligible and plan.status == "active":
+            # Nothing to learn or measure: not stored (feedback on its id is ignored), so
+            # users outside an audience cost no write on every request.
+            return Decision(plan.id, uuid7(), default, (), INELIGIBLE, control.min_gap_days)
+        context = {"daypart": snap.day_part(now)}
         if device:
             context["device"] = device
         if latest is not None and latest.policy in (AGENT, HOLDOUT, FIXED):
@@ -385,8 +396,6 @@ class Decider:
         alternates: tuple[str, ...] = ()
         if plan.status != "active":
             policy, chosen = PAUSED, default
-        elif not eligible:
-            policy, chosen = INELIGIBLE, default
         elif held_out:
             policy, chosen = HOLDOUT, default
         elif now < gap_ends:
@@ -419,10 +428,6 @@ class Decider:
                 scopes.append(snap.profile_id)
             increments = decision_increments(scopes, chosen)
         assignment_id = uuid7()
-        if policy == INELIGIBLE:
-            # Nothing to learn or measure: not stored (feedback on its id is ignored), so
-            # users outside an audience cost no write on every request.
-            return Decision(plan.id, assignment_id, chosen, (), policy, control.min_gap_days)
         snap.rows.append(
             {
                 "id": assignment_id,
