@@ -193,6 +193,19 @@ def _pyformat(statement: str) -> str:
     return statement.replace("?", "%s")
 
 
+def driver_rows(
+    conn: Connection, statement: str, parameters: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Plain SQL (``?`` placeholders) on the DB-API cursor of ``conn``'s transaction:
+    for reads of many small rows, where SQLAlchemy's result layer costs more than the
+    query."""
+    cursor = conn.connection.cursor()
+    try:
+        return RowReader(cursor, conn.dialect.name == "sqlite").all(statement, parameters)
+    finally:
+        cursor.close()
+
+
 class RowReader:
     """Plain SQL on one DB-API cursor (see :meth:`Database.read_rows`)."""
 

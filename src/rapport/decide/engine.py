@@ -87,6 +87,10 @@ class _Request:
     identities: Sequence[tuple[str, str]] = ()
 
 
+# The user's time zone before it is read (only fresh decisions' context needs it).
+_UNREAD = "\x00unread"
+
+
 @dataclass
 class _Snapshot:
     """What one request read."""
@@ -110,6 +114,12 @@ class _Snapshot:
     def day_part(self, now: float) -> str:
         """The user's day part (the same for every surface of the request)."""
         if self._day_part is None:
+            if self.timezone is _UNREAD:
+                self.timezone = (
+                    storage.profile_timezone(self.reader, self.profile_id)
+                    if self.profile_id is not None
+                    else None
+                )
             self._day_part = day_part(now, self.timezone or self.default_timezone)
         return self._day_part
 
@@ -276,7 +286,7 @@ class Decider:
             reader, workspace_id, contact_id, profile_id, [plan.id for plan in served]
         )
         snapshot = _Snapshot(
-            plans, profile_id, None, latest, shared.population, reader, workspace_id,
+            plans, profile_id, _UNREAD, latest, shared.population, reader, workspace_id,
             default_timezone,
         )  # fmt: skip
         eligibility = [plan for plan in served if plan.audience is not None]
@@ -284,8 +294,6 @@ class Decider:
             snapshot.person, snapshot.timezone = self._person(
                 reader, workspace_id, profile_id, eligibility, request, default_timezone
             )
-        elif profile_id is not None:
-            snapshot.timezone = storage.profile_timezone(reader, profile_id)
         decisions: dict[str, Decision | None] = dict.fromkeys(surface_ids)
         for plan in served:
             decisions[plan.id] = self._decide_one(

@@ -11,7 +11,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection, delete, or_, select, update
 
-from rapport.core.db import RowReader
+from rapport.core.db import RowReader, driver_rows
 from rapport.core.tables import agent_stats, assignments
 from rapport.decide.model import Counts, StatKey
 
@@ -65,10 +65,10 @@ _POPULATION_SQL = (
 def population_stats(conn: Connection, workspace_id: str) -> ScopedStats:
     """The workspace population's statistics, overall (``*``) and per context scope.
 
-    Ranges on the primary key (a ``LIKE`` would scan every user's rows too): this runs
-    on the request path whenever the per-process cache refreshes."""
-    rows = conn.exec_driver_sql(_sql(conn, _POPULATION_SQL), (workspace_id,))
-    return _collect(rows, {POPULATION: {}})
+    Ranges on the primary key (a ``LIKE`` would scan every user's rows too), rows read
+    on the driver's cursor: this runs on the request path whenever the per-process
+    cache refreshes (after each batch of learning)."""
+    return _collect(driver_rows(conn, _POPULATION_SQL, (workspace_id,)), {POPULATION: {}})
 
 
 _ADD_STATS_SQL = (
