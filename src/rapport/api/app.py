@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         services.decider.committer.start()
         if services.processing is not None:
             services.processing.start()
+        settle_heap()
 
     async def shutdown() -> None:
         services.committer.stop()
@@ -204,6 +206,15 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         extra={"region": settings.region, "database": services.database.dialect},
     )
     return app
+
+
+def settle_heap() -> None:
+    """Move what start-up built (modules, routes, parsers, caches: it lives as long as
+    the process) out of the garbage collector's view. A full collection otherwise scans
+    all of it and stops every thread for ~30 ms, the largest stall a hot-path request
+    meets; afterwards it scans only what was allocated since."""
+    gc.collect()
+    gc.freeze()
 
 
 def app_from_env() -> App:
