@@ -17,6 +17,7 @@ from sqlalchemy import Connection
 
 from rapport.audiences import storage as audience_storage
 from rapport.audiences.rules import EventCondition, Rule, RuleError, event_conditions, parse_rule
+from rapport.core.db import RowReader
 from rapport.decide import storage
 from rapport.decide.model import Candidate, Counts, StatKey
 from rapport.experiences import storage as experience_storage
@@ -168,11 +169,9 @@ MISSING_RETRY = 0.2
 
 @dataclass(frozen=True, slots=True)
 class Shared:
-    """What every decision in a workspace reads besides the person: one consistent
-    set of the catalog's cached values."""
+    """What every decision in a workspace reads besides the person and the learning."""
 
     plans: dict[str, SurfacePlan]
-    population: dict[str, dict[StatKey, Counts]]
     settings: WorkspaceSettings
 
 
@@ -198,29 +197,18 @@ class Catalog:
         self._population.pop(workspace_id, None)
 
     def current(self, workspace_id: str, wanted: Sequence[str] = ()) -> Shared | None:
-        """Plans, population and settings when this process holds them all fresh (no
-        database needed), else None: then :meth:`refresh`."""
+        """Plans and settings when this process holds them fresh (no database needed),
+        else None: then :meth:`refresh`."""
         now = time.monotonic()
         plans = self._fresh_plans(workspace_id, wanted, now)
-        population = self._population.get(workspace_id)
         settings = self._settings.get(workspace_id)
-        if (
-            plans is None
-            or population is None
-            or now - population[0] >= self.ttl
-            or settings is None
-            or now - settings[0] >= self.ttl * 5
-        ):
+        if plans is None or settings is None or now - settings[0] >= self.ttl * 5:
             return None
-        return Shared(plans, population[1], settings[1])
+        return Shared(plans, settings[1])
 
     def refresh(self, conn: Connection, workspace_id: str, wanted: Sequence[str] = ()) -> Shared:
-        """Plans, population and settings, each read afresh if stale."""
-        return Shared(
-            self.plans(conn, workspace_id, wanted),
-            self.population(conn, workspace_id),
-            self.settings(conn, workspace_id),
-        )
+        """Plans and settings, each read afresh if stale."""
+        return Shared(self.plans(conn, workspace_id, wanted), self.settings(conn, workspace_id))
 
     def settings(self, conn: Connection, workspace_id: str) -> WorkspaceSettings:
         cached = self._settings.get(workspace_id)
@@ -258,11 +246,13 @@ class Catalog:
             return cached[1]
         return None
 
-    def population(self, conn: Connection, workspace_id: str) -> dict[str, dict[StatKey, Counts]]:
+    def population(self, reader: RowReader, workspace_id: str) -> dict[str, dict[StatKey, Counts]]:
+        """The population's statistics: read only by fresh agent decisions, so traffic
+        that reuses sticky decisions never refreshes them."""
         cached = self._population.get(workspace_id)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        stats = storage.population_stats(conn, workspace_id)
+        stats = storage.read_population(reader, workspace_id)
         self._population[workspace_id] = (now, stats)
         return stats

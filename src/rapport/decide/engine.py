@@ -99,7 +99,7 @@ class _Snapshot:
     profile_id: str | None
     timezone: str | None
     latest: dict[str, storage.LatestDecision]
-    population: dict[str, dict[StatKey, Counts]]
+    catalog: Catalog
     reader: RowReader
     workspace_id: str
     default_timezone: str = "UTC"
@@ -122,6 +122,11 @@ class _Snapshot:
                 )
             self._day_part = day_part(now, self.timezone or self.default_timezone)
         return self._day_part
+
+    @property
+    def population(self) -> dict[str, dict[StatKey, Counts]]:
+        """The workspace's learning (cached per process; fresh agent decisions only)."""
+        return self.catalog.population(self.reader, self.workspace_id)
 
     @property
     def user(self) -> dict[StatKey, Counts]:
@@ -286,7 +291,7 @@ class Decider:
             reader, workspace_id, contact_id, profile_id, [plan.id for plan in served]
         )
         snapshot = _Snapshot(
-            plans, profile_id, _UNREAD, latest, shared.population, reader, workspace_id,
+            plans, profile_id, _UNREAD, latest, self.catalog, reader, workspace_id,
             default_timezone,
         )  # fmt: skip
         eligibility = [plan for plan in served if plan.audience is not None]
@@ -414,12 +419,13 @@ class Decider:
             policy = FIXED
             chosen = plan.variants[fixed_split(workspace_id, plan.id, contact_id, plan.weights)]
         else:
+            population = snap.population
             ranked = choose(
                 plan.candidates,
                 snap.user,
-                snap.population.get(storage.POPULATION, {}),
+                population.get(storage.POPULATION, {}),
                 [
-                    snap.population.get(storage.context_scope(name, value), {})
+                    population.get(storage.context_scope(name, value), {})
                     for name, value in context.items()
                 ],
                 rng=self.rng,

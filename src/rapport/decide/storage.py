@@ -71,6 +71,11 @@ def population_stats(conn: Connection, workspace_id: str) -> ScopedStats:
     return _collect(driver_rows(conn, _POPULATION_SQL, (workspace_id,)), {POPULATION: {}})
 
 
+def read_population(reader: RowReader, workspace_id: str) -> ScopedStats:
+    """:func:`population_stats` on the request path's reader."""
+    return _collect(reader.all(_POPULATION_SQL, (workspace_id,)), {POPULATION: {}})
+
+
 _ADD_STATS_SQL = (
     "INSERT INTO agent_stats (workspace_id, scope, dimension, label, trials, successes, "
     "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
