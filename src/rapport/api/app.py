@@ -25,6 +25,7 @@ from rapport.decide import routes as decide_routes
 from rapport.decide.catalog import Catalog
 from rapport.decide.engine import Decider, write_decisions
 from rapport.decide.feedback import Feedback
+from rapport.decide.recent import RecentDecisions
 from rapport.experiences import fetch as experience_fetch
 from rapport.experiences import routes as experience_routes
 from rapport.ingest import routes as ingest_routes
@@ -76,7 +77,8 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         secret = workspace_service.token_secret(conn, settings.secret_key)
     metrics = Metrics()
     catalog = Catalog()
-    feedback = Feedback(catalog)
+    recent = RecentDecisions(settings.decision_cache_seconds)
+    feedback = Feedback(catalog, recent)
     processor = build_processor(database, metrics, feedback)
     processing = build_loop(settings, database, processor) if settings.process_inline else None
     committer = GroupCommitter(
@@ -98,7 +100,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
         processor=processor,
         processing=processing,
         catalog=catalog,
-        decider=Decider(database, decisions, catalog, geo=geo),
+        decider=Decider(database, decisions, catalog, geo=geo, recent=recent),
         feedback=feedback,
         geo=geo,
     )
@@ -150,7 +152,10 @@ def build_routes(services: Services) -> list[Route]:
         *workspace_routes.build_routes(management, services.database, services.keys),
         *workspace_routes.build_category_routes(management, services.database),
         *profile_routes.build_routes(
-            management, services.database, erase_hooks=[services.feedback.on_erase]
+            management,
+            services.database,
+            erase_hooks=[services.feedback.on_erase],
+            after_erase=[services.feedback.after_erase],
         ),
         *surface_routes.build_routes(management, services.database, services.catalog.forget),
         *audience_routes.build_routes(

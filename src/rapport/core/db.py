@@ -151,20 +151,15 @@ class Database:
 
         For the per-request reads of the hot paths (a handful of indexed rows), where
         SQLAlchemy's statement and result layers cost several times what SQLite takes
-        to answer. Statements are written with ``?`` placeholders; rows are tuples.
+        to answer. Statements are written with ``?`` placeholders; rows are tuples. The
+        transaction begins at the first statement: a request answered from memory
+        takes no connection at all.
         """
-        raw = self.engine.raw_connection()
+        reader = RowReader(self.engine, self.is_sqlite)
         try:
-            cursor = raw.cursor()
-            try:
-                if self.is_sqlite:
-                    cursor.execute("BEGIN")
-                yield RowReader(cursor, self.is_sqlite)
-            finally:
-                cursor.close()
-                raw.rollback()  # ends the read transaction on both drivers
+            yield reader
         finally:
-            raw.close()
+            reader.close()
 
     async def run_read_rows(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(reader, *args)`` in :meth:`read_rows`: on SQLite in the calling thread
@@ -201,27 +196,52 @@ def driver_rows(
     query."""
     cursor = conn.connection.cursor()
     try:
-        return RowReader(cursor, conn.dialect.name == "sqlite").all(statement, parameters)
+        qmark = conn.dialect.name == "sqlite"
+        cursor.execute(statement if qmark else _pyformat(statement), parameters)
+        return list(cursor.fetchall())
     finally:
         cursor.close()
 
 
 class RowReader:
-    """Plain SQL on one DB-API cursor (see :meth:`Database.read_rows`)."""
+    """Plain SQL on a DB-API cursor in a read transaction begun on first use (see
+    :meth:`Database.read_rows`)."""
 
-    __slots__ = ("_cursor", "_qmark")
+    __slots__ = ("_connection", "_cursor", "_engine", "_qmark")
 
-    def __init__(self, cursor: Any, qmark: bool) -> None:
-        self._cursor = cursor
+    def __init__(self, engine: Engine, qmark: bool) -> None:
+        self._engine = engine
         self._qmark = qmark
+        self._connection: Any = None
+        self._cursor: Any = None
+
+    def _begin(self) -> Any:
+        self._connection = self._engine.raw_connection()
+        self._cursor = self._connection.cursor()
+        if self._qmark:  # the SQLite driver's own transaction handling is off
+            self._cursor.execute("BEGIN")
+        return self._cursor
+
+    def close(self) -> None:
+        """End the transaction (if one began) and hand the connection back."""
+        if self._connection is None:
+            return
+        try:
+            self._cursor.close()
+            self._connection.rollback()
+        finally:
+            self._connection.close()
+            self._connection = self._cursor = None
 
     def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of ``statement`` (written with ``?`` placeholders)."""
-        self._cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
-        return list(self._cursor.fetchall())
+        cursor = self._begin() if self._cursor is None else self._cursor
+        cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
+        return list(cursor.fetchall())
 
     def first(self, statement: str, parameters: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row of ``statement``, or None."""
-        self._cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
-        row = self._cursor.fetchone()
+        cursor = self._begin() if self._cursor is None else self._cursor
+        cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
+        row = cursor.fetchone()
         return None if row is None else tuple(row)

@@ -43,6 +43,7 @@ from rapport.decide.model import (
     in_holdout,
 )
 from rapport.decide.model import stat_keys as keys_of
+from rapport.decide.recent import PersonKey, RecentDecisions
 from rapport.ingest import messages as msg
 from rapport.ingest.common import inbox_rows
 from rapport.ingest.storage import write_inbox
@@ -108,6 +109,8 @@ class _Snapshot:
     person: AudienceSubject | None = None
     # The agent's evidence: read on the first fresh agent decision (sticky reuse,
     # holdout and fixed splits never need it).
+    # The latest decisions were remembered, not read: only reuse them (see recent.py).
+    reuse_only: bool = False
     _user: dict[StatKey, Counts] | None = None
     _day_part: str | None = None
 
@@ -137,6 +140,22 @@ class _Snapshot:
                 else {}
             )
         return self._user
+
+
+class _NotReusable(Exception):
+    """A remembered decision cannot be reused: decide from the database's state."""
+
+
+def _latest_of(row: Mapping[str, Any]) -> storage.LatestDecision:
+    """A stored decision row as the memory of recent decisions keeps it."""
+    return storage.LatestDecision(
+        row["id"],
+        row["surface_id"],
+        row["variant_id"],
+        tuple(row["alternates"]),
+        row["policy"],
+        row["created_at"],
+    )
 
 
 def fixed_split(
@@ -211,6 +230,7 @@ class Decider:
         policy: Policy = DEFAULT_POLICY,
         rng: random.Random | None = None,
         geo: GeoDatabase | None = None,
+        recent: RecentDecisions | None = None,
     ) -> None:
         self.database = database
         self.committer = committer
@@ -218,6 +238,7 @@ class Decider:
         self.policy = policy
         self.rng = rng or random.Random()
         self.geo = geo
+        self.recent = recent or RecentDecisions(0.0)
 
     async def decide(
         self,
@@ -246,31 +267,30 @@ class Decider:
             shared = await self.database.run_read_local(
                 self.catalog.refresh, workspace_id, surface_ids
             )
-        decisions, rows = await self.database.run_read_rows(
-            self._decide_all,
-            workspace_id,
-            contact_id,
-            surface_ids,
-            request,
-            shared,
-            device,
-            experiences,
+        key: PersonKey = (workspace_id, contact_id, tuple(identities))
+        decisions, rows, profile_id, generation = await self.database.run_read_rows(
+            self._decide_all, key, surface_ids, request, shared, device, experiences
         )
         await self.committer.submit(rows)
+        if rows and profile_id is not None:
+            # Committed: this process may serve them again without reading them back.
+            self.recent.remember(key, profile_id, map(_latest_of, rows), generation)
         return decisions
 
     def _decide_all(
         self,
         reader: RowReader,
-        workspace_id: str,
-        contact_id: str,
+        key: PersonKey,
         surface_ids: Sequence[str],
         request: _Request,
         shared: Shared,
         device: str | None,
         experiences: bool,
-    ) -> tuple[dict[str, Decision | None], list[dict[str, Any]]]:
-        """Read the person and decide, in one read transaction."""
+    ) -> tuple[dict[str, Decision | None], list[dict[str, Any]], str | None, int]:
+        """Read the person and decide, in one read transaction (begun only if needed):
+        the decisions, the rows to store, the person's profile, and the generation of
+        the memory the read belongs to."""
+        workspace_id, contact_id, identities = key
         plans = shared.plans
         served = [
             plan
@@ -281,30 +301,68 @@ class Decider:
             # The Content API serves surfaces, the Experiences API experiences.
             and (plan.key is not None) == experiences
         ]
+        served_ids = [plan.id for plan in served]
+        generation = self.recent.generation(workspace_id)
+        remembered = self.recent.lookup(key, served_ids)
+        if remembered is not None:
+            try:
+                decided = self._decide_with(
+                    reader, key, served, remembered.profile_id, remembered.latest, request,
+                    shared, device, reuse_only=True,
+                )  # fmt: skip
+                return {**dict.fromkeys(surface_ids), **decided}, [], None, generation
+            except _NotReusable:
+                pass  # something needs a new decision: decide from the database's state
         profile_id = None
-        if request.identities:
-            profile_id = storage.owner_of(reader, workspace_id, request.identities)
+        if identities:
+            profile_id = storage.owner_of(reader, workspace_id, identities)
         if profile_id is None:
             profile_id = storage.contact_owner(reader, workspace_id, contact_id)
-        default_timezone = shared.settings.default_timezone
-        latest = storage.latest_decisions(
-            reader, workspace_id, contact_id, profile_id, [plan.id for plan in served]
+        latest = storage.latest_decisions(reader, workspace_id, contact_id, profile_id, served_ids)
+        if profile_id is not None and latest:
+            self.recent.remember(key, profile_id, latest.values(), generation)
+        rows: list[dict[str, Any]] = []
+        decided = self._decide_with(
+            reader, key, served, profile_id, latest, request, shared, device, rows=rows
         )
+        return {**dict.fromkeys(surface_ids), **decided}, rows, profile_id, generation
+
+    def _decide_with(
+        self,
+        reader: RowReader,
+        key: PersonKey,
+        served: Sequence[SurfacePlan],
+        profile_id: str | None,
+        latest: dict[str, storage.LatestDecision],
+        request: _Request,
+        shared: Shared,
+        device: str | None,
+        *,
+        reuse_only: bool = False,
+        rows: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Decision | None]:
+        """Decide every served surface from this person's latest decisions; with
+        ``reuse_only`` (they were remembered, not read), raise :class:`_NotReusable` as
+        soon as one cannot simply be reused."""
+        workspace_id, contact_id, _ = key
+        default_timezone = shared.settings.default_timezone
         snapshot = _Snapshot(
-            plans, profile_id, _UNREAD, latest, self.catalog, reader, workspace_id,
-            default_timezone,
+            shared.plans, profile_id, _UNREAD, latest, self.catalog, reader, workspace_id,
+            default_timezone, reuse_only=reuse_only,
         )  # fmt: skip
+        if rows is not None:
+            snapshot.rows = rows
         eligibility = [plan for plan in served if plan.audience is not None]
         if eligibility:
             snapshot.person, snapshot.timezone = self._person(
                 reader, workspace_id, profile_id, eligibility, request, default_timezone
             )
-        decisions: dict[str, Decision | None] = dict.fromkeys(surface_ids)
+        decisions: dict[str, Decision | None] = {}
         for plan in served:
             decisions[plan.id] = self._decide_one(
                 workspace_id, contact_id, plan, snapshot, device, request.now
             )
-        return decisions, snapshot.rows
+        return decisions
 
     def _person(
         self,
@@ -392,6 +450,8 @@ class Decider:
             # Nothing to learn or measure: not stored (feedback on its id is ignored), so
             # users outside an audience cost no write on every request.
             return Decision(plan.id, uuid7(), default, (), INELIGIBLE, control.min_gap_days)
+        if snap.reuse_only:
+            raise _NotReusable
         context = {"daypart": snap.day_part(now)}
         if device:
             context["device"] = device
