@@ -88,3 +88,16 @@ def test_off_and_bounded() -> None:
         small.remember(("ws", name, ()), "p", [decision("s1", 1.0)], 0)
     assert small.lookup(("ws", "a", ()), ["s1"]) is None
     assert small.lookup(("ws", "c", ()), ["s1"]) is not None
+
+
+def test_an_absence_is_remembered_but_never_hides_a_decision() -> None:
+    recent = RecentDecisions(5.0, clock=Clock())
+    recent.remember(KEY, "p1", [], 0, absent=["s1"])
+    found = recent.lookup(KEY, ["s1"])
+    assert found is not None
+    assert found.latest == {}
+    recent.remember(KEY, "p1", [decision("s1", 1.0, "made")], 0)
+    recent.remember(KEY, "p1", [], 0, absent=["s1"])  # a read from before it was stored
+    found = recent.lookup(KEY, ["s1"])
+    assert found is not None
+    assert found.latest["s1"].id == "made"

@@ -302,13 +302,27 @@ class Decider:
             and (plan.key is not None) == experiences
         ]
         served_ids = [plan.id for plan in served]
+        eligibility = [plan for plan in served if plan.audience is not None]
+        people: dict[str | None, tuple[AudienceSubject, str | None]] = {}
+
+        def person(profile_id: str | None) -> tuple[AudienceSubject, str | None] | None:
+            """The person as audiences see them (read once), if any audience asks."""
+            if not eligibility:
+                return None
+            if profile_id not in people:
+                people[profile_id] = self._person(
+                    reader, workspace_id, profile_id, eligibility, request,
+                    shared.settings.default_timezone,
+                )  # fmt: skip
+            return people[profile_id]
+
         generation = self.recent.generation(workspace_id)
         remembered = self.recent.lookup(key, served_ids)
         if remembered is not None:
             try:
                 decided = self._decide_with(
-                    reader, key, served, remembered.profile_id, remembered.latest, request,
-                    shared, device, reuse_only=True,
+                    reader, key, served, remembered.profile_id, remembered.latest,
+                    person(remembered.profile_id), shared, device, request.now, reuse_only=True,
                 )  # fmt: skip
                 return {**dict.fromkeys(surface_ids), **decided}, [], None, generation
             except _NotReusable:
@@ -319,12 +333,14 @@ class Decider:
         if profile_id is None:
             profile_id = storage.contact_owner(reader, workspace_id, contact_id)
         latest = storage.latest_decisions(reader, workspace_id, contact_id, profile_id, served_ids)
-        if profile_id is not None and latest:
-            self.recent.remember(key, profile_id, latest.values(), generation)
+        if profile_id is not None:
+            absent = [surface_id for surface_id in served_ids if surface_id not in latest]
+            self.recent.remember(key, profile_id, latest.values(), generation, absent)
         rows: list[dict[str, Any]] = []
         decided = self._decide_with(
-            reader, key, served, profile_id, latest, request, shared, device, rows=rows
-        )
+            reader, key, served, profile_id, latest, person(profile_id), shared, device,
+            request.now, rows=rows,
+        )  # fmt: skip
         return {**dict.fromkeys(surface_ids), **decided}, rows, profile_id, generation
 
     def _decide_with(
@@ -334,33 +350,31 @@ class Decider:
         served: Sequence[SurfacePlan],
         profile_id: str | None,
         latest: dict[str, storage.LatestDecision],
-        request: _Request,
+        person: tuple[AudienceSubject, str | None] | None,
         shared: Shared,
         device: str | None,
+        now: float,
         *,
         reuse_only: bool = False,
         rows: list[dict[str, Any]] | None = None,
     ) -> dict[str, Decision | None]:
-        """Decide every served surface from this person's latest decisions; with
-        ``reuse_only`` (they were remembered, not read), raise :class:`_NotReusable` as
-        soon as one cannot simply be reused."""
+        """Decide every served surface from this person's latest decisions (and, when an
+        audience asks, the person and their time zone); with ``reuse_only`` (they were
+        remembered, not read), raise :class:`_NotReusable` as soon as one cannot simply
+        be reused."""
         workspace_id, contact_id, _ = key
-        default_timezone = shared.settings.default_timezone
         snapshot = _Snapshot(
             shared.plans, profile_id, _UNREAD, latest, self.catalog, reader, workspace_id,
-            default_timezone, reuse_only=reuse_only,
+            shared.settings.default_timezone, reuse_only=reuse_only,
         )  # fmt: skip
         if rows is not None:
             snapshot.rows = rows
-        eligibility = [plan for plan in served if plan.audience is not None]
-        if eligibility:
-            snapshot.person, snapshot.timezone = self._person(
-                reader, workspace_id, profile_id, eligibility, request, default_timezone
-            )
+        if person is not None:
+            snapshot.person, snapshot.timezone = person
         decisions: dict[str, Decision | None] = {}
         for plan in served:
             decisions[plan.id] = self._decide_one(
-                workspace_id, contact_id, plan, snapshot, device, request.now
+                workspace_id, contact_id, plan, snapshot, device, now
             )
         return decisions
 

@@ -3,12 +3,14 @@ answer needs no database read.
 
 What it may serve, and why that is safe:
 
-* only decisions that exist: made by this process (recorded once committed) or read
-  from the database, and only for people the identity graph knows (a person who is
-  still unknown may get a profile at any moment);
+* only decisions that exist, made by this process (recorded once committed) or read
+  from the database, or that none existed when read; only for people the identity
+  graph knows (a person who is still unknown may get a profile at any moment);
 * only for reuse: a decision is served from here only when it is still sticky and
   usable now; anything else (a new decision, a holdout or gap check, an expired one)
-  reads the database first, so new decisions are always made from stored state;
+  reads the database first, so new decisions are always made from stored state. (A
+  remembered absence therefore only ever answers "not in the audience", which does
+  not depend on earlier decisions.)
 * for at most ``ttl`` seconds after it was read or made, and never after this process
   merged or erased someone in the workspace (each does so after its commit).
 
@@ -35,8 +37,9 @@ PersonKey = tuple[str, str, tuple[tuple[str, str], ...]]
 @dataclass(slots=True)
 class _Person:
     profile_id: str
-    # surface id -> (the latest decision, when this memory of it expires)
-    latest: dict[str, tuple[LatestDecision, float]]
+    # surface id -> (the latest decision, or None: there was none; when this memory
+    # of it expires)
+    latest: dict[str, tuple[LatestDecision | None, float]]
     generation: int
 
 
@@ -91,7 +94,8 @@ class RecentDecisions:
             known = found.latest.get(surface_id)
             if known is None or now >= known[1]:
                 return None
-            latest[surface_id] = known[0]
+            if known[0] is not None:
+                latest[surface_id] = known[0]
         return Remembered(found.profile_id, latest)
 
     def remember(
@@ -100,9 +104,11 @@ class RecentDecisions:
         profile_id: str,
         decisions: Iterable[LatestDecision],
         generation: int,
+        absent: Iterable[str] = (),
     ) -> None:
-        """Decisions read or made at ``generation``; a newer decision replaces an older
-        one (the database's ordering), and each is remembered for ``ttl`` seconds."""
+        """Decisions read or made at ``generation``, and surfaces a read found none on;
+        a newer decision replaces an older one (the database's ordering), an absence
+        replaces nothing, and each is remembered for ``ttl`` seconds."""
         if not self.enabled:
             return
         expires = self._clock() + self.ttl
@@ -118,7 +124,11 @@ class RecentDecisions:
             latest = found.latest
             for decision in decisions:
                 known = latest.get(decision.surface_id)
-                if known is None or decision.created_at >= known[0].created_at:
+                if known is None or known[0] is None or decision.created_at >= known[0].created_at:
                     latest[decision.surface_id] = (decision, expires)
+            for surface_id in absent:
+                known = latest.get(surface_id)
+                if known is None or known[0] is None:
+                    latest[surface_id] = (None, expires)
             while len(self._people) > self.max_people:
                 self._people.popitem(last=False)
