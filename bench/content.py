@@ -34,7 +34,18 @@ import httpx
 if __package__ in (None, ""):  # run as a script: make the ``bench`` package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.harness import Load, Server, baseline_server, lua_string, rapport_server, report, wrk
+from bench.harness import (
+    WORKERS,
+    Load,
+    Server,
+    baseline_server,
+    cpu_seconds,
+    lua_string,
+    processes,
+    rapport_server,
+    report,
+    wrk,
+)
 from bench.ingest import wait_drained
 from bench.personalize import USER_AGENTS, Clients, content_item, create_surface
 from bench.worlds import DEVICES
@@ -141,7 +152,8 @@ def seed_history(server: Server, surface_id: str, seed: int = 5) -> int:
 
 @dataclass(frozen=True)
 class Steady:
-    """What the open-loop driver measured."""
+    """What the open-loop driver measured (and the server's CPU per request, when its
+    pid was given)."""
 
     sent: int
     rate: float
@@ -149,9 +161,15 @@ class Steady:
     p99_ms: float
     max_ms: float
     errors: int
+    cpu_ms_per_request: float | None = None
 
     def describe(self) -> str:
-        return f"p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms (max {self.max_ms:.1f} ms)"
+        cpu = (
+            f", {self.cpu_ms_per_request:.3f} ms CPU/req"
+            if self.cpu_ms_per_request is not None
+            else ""
+        )
+        return f"p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms (max {self.max_ms:.1f} ms{cpu})"
 
 
 def percentile(ordered: Sequence[float], q: float) -> float:
@@ -177,6 +195,7 @@ def open_loop(
     rate: float = RATE,
     seconds: float = STEADY_SECONDS,
     threads: int = DRIVER_THREADS,
+    pid: int | None = None,
 ) -> Steady:
     """Send ``rate`` requests/s for ``seconds`` on a fixed timetable (request ``i`` is due
     at ``start + i / rate``, thread ``i % threads`` sends it); latency counts from the
@@ -203,11 +222,13 @@ def open_loop(
                     errors[index] += 1
 
     workers = [threading.Thread(target=drive, args=(i,)) for i in range(threads)]
+    cpu_before = cpu_seconds(pid) if pid is not None else 0.0
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.join()
     elapsed = time.perf_counter() - start
+    cpu = cpu_seconds(pid) - cpu_before if pid is not None else None
     ordered = sorted(value for values in latencies for value in values)
     return Steady(
         sent=len(ordered),
@@ -216,13 +237,14 @@ def open_loop(
         p99_ms=percentile(ordered, 0.99),
         max_ms=ordered[-1] if ordered else math.nan,
         errors=sum(errors),
+        cpu_ms_per_request=cpu * 1000 / len(ordered) if cpu is not None and ordered else None,
     )
 
 
-def steady(url: str, send: Send, headers: dict[str, str]) -> Steady:
+def steady(url: str, send: Send, headers: dict[str, str], pid: int | None = None) -> Steady:
     """One warm-up second, then the measured run."""
     open_loop(url, send, headers, seconds=1.0)
-    return open_loop(url, send, headers)
+    return open_loop(url, send, headers, pid=pid)
 
 
 def measure(sticky_seconds: int) -> tuple[int, Load, Steady]:
@@ -233,13 +255,16 @@ def measure(sticky_seconds: int) -> tuple[int, Load, Steady]:
         ).id
         history = seed_history(server, surface)
         paths = [content_path(surface, (u * 7919) % USERS, DEVICES[u % 3]) for u in range(USERS)]
-        measured = steady(server.url, getter(paths), {"X-API-Key": server.keys["surfaces"]})
+        measured = steady(
+            server.url, getter(paths), {"X-API-Key": server.keys["surfaces"]}, server.process.pid
+        )
         wait_drained(server)
         load: Load = wrk(
             server.url,
             content_script(server.keys["surfaces"], surface),
             seconds=SECONDS,
             connections=CONNECTIONS,
+            pid=server.process.pid,
         )
     if measured.errors:
         raise SystemExit(f"bench: {measured.errors} failed requests in the steady run")
@@ -255,8 +280,11 @@ def main() -> None:
             content_script("-", sample_surface),
             seconds=SECONDS,
             connections=CONNECTIONS,
+            pid=baseline.process.pid,
         )
-        base_steady = steady(baseline.url, getter(base_paths), {"X-API-Key": "-"})
+        base_steady = steady(
+            baseline.url, getter(base_paths), {"X-API-Key": "-"}, baseline.process.pid
+        )
     rows = []
     history = 0
     # Fresh: every request is a new decision (sticky_seconds 0, the worst case). Sticky:
@@ -278,7 +306,7 @@ def main() -> None:
             ),
         ]
     report(
-        f"Content API (SQLite, one process; 27 variants, {USERS:,} users with "
+        f"Content API (SQLite, {processes(WORKERS)}; 27 variants, {USERS:,} users with "
         f"{history:,} events of history)",
         rows,
     )

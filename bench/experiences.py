@@ -28,7 +28,16 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.content import open_loop
-from bench.harness import Server, baseline_server, lua_string, rapport_server, report, wrk
+from bench.harness import (
+    WORKERS,
+    Server,
+    baseline_server,
+    lua_string,
+    processes,
+    rapport_server,
+    report,
+    wrk,
+)
 from bench.ingest import wait_drained
 
 USERS, EXPERIENCES = 2000, 20
@@ -177,10 +186,17 @@ def main() -> None:
     payloads = [json.dumps(body(u)).encode() for u in range(USERS)]
     with baseline_server() as baseline:
         base_load = wrk(
-            baseline.url, fetch_script("ws", "secret"), seconds=SECONDS, connections=CONNECTIONS
+            baseline.url,
+            fetch_script("ws", "secret"),
+            seconds=SECONDS,
+            connections=CONNECTIONS,
+            pid=baseline.process.pid,
         )
         base_steady = open_loop(
-            baseline.url, lambda c, i: c.post("/", content=payloads[i % USERS]), {}
+            baseline.url,
+            lambda c, i: c.post("/", content=payloads[i % USERS]),
+            {},
+            pid=baseline.process.pid,
         )
     directory = Path(tempfile.mkdtemp(prefix="rapport-geo-"))
     try:
@@ -195,20 +211,21 @@ def main() -> None:
 
             first = first_visits(server, payloads, headers, auth)
             wait_drained(server)  # the first visits' evidence applied: a steady state
-            measured = open_loop(server.url, send, headers)
+            measured = open_loop(server.url, send, headers, pid=server.process.pid)
             load = wrk(
                 server.url,
                 fetch_script(server.workspace, server.keys["personalize"]),
                 seconds=SECONDS,
                 connections=CONNECTIONS,
+                pid=server.process.pid,
             )
     finally:
         shutil.rmtree(directory, ignore_errors=True)
     if measured.errors:
         raise SystemExit(f"bench: {measured.errors} failed requests in the steady run")
     report(
-        f"Experiences API (SQLite, one process; {EXPERIENCES} live experiences with 5-rule "
-        f"audiences, user-agent and IP lookups, {USERS:,} users)",
+        f"Experiences API (SQLite, {processes(WORKERS)}; {EXPERIENCES} live experiences with "
+        f"5-rule audiences, user-agent and IP lookups, {USERS:,} users)",
         [
             (
                 "first visits (20 fresh decisions stored per fetch)",

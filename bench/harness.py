@@ -18,13 +18,15 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+# `rapport serve --workers N` for every server the benchmarks start (default 1).
+WORKERS = int(os.environ.get("RAPPORT_BENCH_WORKERS", "1"))
 
 
 def ensure_wrk() -> str:
@@ -118,7 +120,8 @@ def rapport_env(database_url: str, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def rapport_server(database_url: str | None = None, **env: str) -> Iterator[Server]:
-    """``rapport serve`` (one process) on a fresh SQLite file, with a workspace and keys."""
+    """``rapport serve`` (one process unless ``RAPPORT_BENCH_WORKERS`` says otherwise) on
+    a fresh SQLite file, with a workspace and keys."""
     workdir = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
     url = database_url or f"sqlite:///{workdir / 'bench.db'}"
     init = subprocess.run(
@@ -131,7 +134,7 @@ def rapport_server(database_url: str | None = None, **env: str) -> Iterator[Serv
     port = free_port()
     log = workdir / "serve.log"
     process = subprocess.Popen(
-        [PYTHON, "-m", "rapport", "serve", "--port", str(port)],
+        [PYTHON, "-m", "rapport", "serve", "--port", str(port), "--workers", str(WORKERS)],
         env=rapport_env(url, **env),
         stdout=subprocess.DEVNULL,
         stderr=log.open("w"),
@@ -147,20 +150,50 @@ def rapport_server(database_url: str | None = None, **env: str) -> Iterator[Serv
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants (Linux ``/proc``).
+
+    On a shared, noisy machine the CPU a server spends per request varies far less than
+    its throughput or latency, which depend on what else runs."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # fields 3.. (the name may hold spaces)
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        for task in tasks:
+            try:
+                pending += [int(child) for child in (task / "children").read_text().split()]
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return total
+
+
 @dataclass(frozen=True)
 class Load:
-    """What wrk measured."""
+    """What wrk measured (and, when the server's pid was given, its CPU per request)."""
 
     requests_per_second: float
     p50_ms: float
     p99_ms: float
     requests: int
     errors: int
+    cpu_ms_per_request: float | None = None
 
     def describe(self) -> str:
+        cpu = (
+            f", {self.cpu_ms_per_request:.3f} ms CPU/req"
+            if self.cpu_ms_per_request is not None
+            else ""
+        )
         return (
             f"{self.requests_per_second:,.0f} req/s "
-            f"(p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms)"
+            f"(p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms{cpu})"
         )
 
 
@@ -198,8 +231,10 @@ def wrk(
     seconds: float = 5.0,
     connections: int = 32,
     threads: int = 1,
+    pid: int | None = None,
 ) -> Load:
-    """Run wrk with a Lua ``script`` against ``url`` (a warm-up second first)."""
+    """Run wrk with a Lua ``script`` against ``url`` (a warm-up second first); with the
+    server's ``pid``, also the server's CPU time per request."""
     binary = ensure_wrk()
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(script)
@@ -207,12 +242,14 @@ def wrk(
     try:
         base = [binary, "-t", str(threads), "-c", str(connections), "-s", path, "--latency"]
         subprocess.run([*base, "-d", "1s", url], capture_output=True, check=True)
+        cpu_before = cpu_seconds(pid) if pid is not None else 0.0
         result = subprocess.run(
             [*base, "-d", f"{seconds:g}s", "--timeout", "10s", url],
             capture_output=True,
             text=True,
             check=True,
         )
+        cpu = cpu_seconds(pid) - cpu_before if pid is not None else None
     finally:
         os.unlink(path)
     try:
@@ -221,7 +258,14 @@ def wrk(
         raise SystemExit(f"bench: unreadable wrk output ({exc!r}):\n{result.stdout}") from exc
     if load.errors:
         raise SystemExit(f"bench: {load.errors} failed requests\n{result.stdout}")
+    if cpu is not None and load.requests:
+        load = replace(load, cpu_ms_per_request=cpu * 1000 / load.requests)
     return load
+
+
+def processes(workers: int) -> str:
+    """How a report names the server configuration."""
+    return "one process" if workers == 1 else f"serve --workers {workers}"
 
 
 def lua_string(value: str) -> str:

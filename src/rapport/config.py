@@ -72,6 +72,10 @@ class Settings:
     # and revocation through this process take effect at once; other processes see
     # them within this many seconds.
     key_cache_seconds: float = 1.0
+    # How long a process may serve a person's sticky decision it made or read without
+    # reading it again (see rapport.decide.recent); merges and erasures through this
+    # process take effect at once, other processes' within this many seconds. 0: off.
+    decision_cache_seconds: float = 5.0
     max_body_bytes: int = 1_048_576
     auto_migrate: bool = True
     # Process ingested messages inside `rapport serve`; turn off when `rapport worker`
@@ -109,6 +113,9 @@ class Settings:
             ),
             key_cache_seconds=_number(
                 env.get("RAPPORT_KEY_CACHE_SECONDS", "1"), "RAPPORT_KEY_CACHE_SECONDS"
+            ),
+            decision_cache_seconds=_number(
+                env.get("RAPPORT_DECISION_CACHE_SECONDS", "5"), "RAPPORT_DECISION_CACHE_SECONDS"
             ),
             max_body_bytes=int(
                 _number(env.get("RAPPORT_MAX_BODY_BYTES", "1048576"), "RAPPORT_MAX_BODY_BYTES")

@@ -470,3 +470,39 @@ def test_erasing_a_person_removes_their_decisions_and_learning(
     # A new decision for the same identifier starts afresh (no sticky leftover).
     again = content.one("gone", surface["id"])
     assert again["assignment_id"] != early["assignment_id"]
+
+
+def test_a_remembered_decision_is_forgotten_when_the_person_is_erased(
+    admin: httpx.Client, content: Content, ingest: Ingest
+) -> None:
+    surface = admin.post("/api/surfaces", json=four_tones(sticky_seconds=3600)).json()
+    assert ingest.client("identify", {"external_id": "eve"}).status_code == 204
+    ingest.processed()
+    first = content.one("eve", surface["id"])  # made (and remembered) for a known person
+    assert content.one("eve", surface["id"])["assignment_id"] == first["assignment_id"]
+    [person] = admin.get("/api/profiles", params={"identity": "eve"}).json()["data"]
+    assert admin.delete(f"/api/profiles/{person['id']}").status_code == 204
+    again = content.one("eve", surface["id"])
+    assert again["assignment_id"] != first["assignment_id"]
+
+
+def test_after_a_merge_the_survivors_newest_decision_wins(
+    admin: httpx.Client, content: Content, ingest: Ingest
+) -> None:
+    """``ada`` is decided for (and remembered) first, her anonymous self later; once
+    they are one person, both identifiers get the newer decision, as the database says."""
+    surface = admin.post("/api/surfaces", json=four_tones(sticky_seconds=3600)).json()
+    assert ingest.client("identify", {"external_id": "ada"}).status_code == 204
+    assert ingest.client("identify", {"anonymous_id": "anon-9"}).status_code == 204
+    ingest.processed()
+    older = content.one("ada", surface["id"])
+    assert content.one("ada", surface["id"])["assignment_id"] == older["assignment_id"]
+    time.sleep(0.01)  # a strictly later decision time
+    newer = content.one("anon-9", surface["id"])
+    assert newer["assignment_id"] != older["assignment_id"]
+    assert (
+        ingest.client("alias", {"anonymous_id": "anon-9", "external_id": "ada"}).status_code == 204
+    )
+    ingest.processed()
+    assert content.one("ada", surface["id"])["assignment_id"] == newer["assignment_id"]
+    assert content.one("anon-9", surface["id"])["assignment_id"] == newer["assignment_id"]

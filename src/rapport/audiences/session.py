@@ -481,7 +481,7 @@ class AudienceSubject:
     conditions, typically from counts prefetched for ``rules.event_conditions``.
     """
 
-    __slots__ = ("_count", "computed", "properties", "session")
+    __slots__ = ("_count", "_values", "computed", "properties", "session")
 
     def __init__(
         self,
@@ -495,6 +495,9 @@ class AudienceSubject:
         self.computed: Mapping[str, Any] = computed or {}
         self._count = event_count or _no_events
         self.session = session or SessionContext()
+        # Attribute values by path: a request evaluates many audiences that read the
+        # same few attributes, and a subject does not change while it is evaluated.
+        self._values: dict[str, object] = {}
 
     @property
     def now(self) -> float:
@@ -504,6 +507,12 @@ class AudienceSubject:
         return self._count(pattern, since)
 
     def value(self, path: str) -> object:
+        found = self._values.get(path, _PENDING)
+        if found is _PENDING:
+            found = self._values[path] = self._value(path)
+        return found
+
+    def _value(self, path: str) -> object:
         namespace, _, name = path.partition(".")
         if namespace == "profile":
             return _lookup(self.properties, name)

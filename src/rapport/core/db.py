@@ -8,8 +8,9 @@ inside one transaction. Synchronous callers (CLI, workers) use :meth:`Database.b
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -144,6 +145,34 @@ class Database:
         with self.read() as connection:
             return fn(connection, *args)
 
+    @contextmanager
+    def read_rows(self) -> Iterator[RowReader]:
+        """A read-only transaction beneath SQLAlchemy: plain SQL on a DB-API cursor.
+
+        For the per-request reads of the hot paths (a handful of indexed rows), where
+        SQLAlchemy's statement and result layers cost several times what SQLite takes
+        to answer. Statements are written with ``?`` placeholders; rows are tuples. The
+        transaction begins at the first statement: a request answered from memory
+        takes no connection at all.
+        """
+        reader = RowReader(self.engine, self.is_sqlite)
+        try:
+            yield reader
+        finally:
+            reader.close()
+
+    async def run_read_rows(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(reader, *args)`` in :meth:`read_rows`: on SQLite in the calling thread
+        (see :meth:`run_read_local`), on PostgreSQL in a worker thread."""
+
+        def call() -> T:
+            with self.read_rows() as reader:
+                return fn(reader, *args)
+
+        if self.is_sqlite:
+            return call()
+        return await anyio.to_thread.run_sync(call, limiter=self._limiter)
+
     def ping(self) -> None:
         """Raise if the database cannot be reached."""
         with self.engine.connect() as connection:
@@ -151,3 +180,68 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+@lru_cache(maxsize=512)
+def _pyformat(statement: str) -> str:
+    """A ``?`` statement with psycopg's ``%s`` placeholders."""
+    return statement.replace("?", "%s")
+
+
+def driver_rows(
+    conn: Connection, statement: str, parameters: Sequence[Any] = ()
+) -> list[tuple[Any, ...]]:
+    """Plain SQL (``?`` placeholders) on the DB-API cursor of ``conn``'s transaction:
+    for reads of many small rows, where SQLAlchemy's result layer costs more than the
+    query."""
+    cursor = conn.connection.cursor()
+    try:
+        qmark = conn.dialect.name == "sqlite"
+        cursor.execute(statement if qmark else _pyformat(statement), parameters)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+class RowReader:
+    """Plain SQL on a DB-API cursor in a read transaction begun on first use (see
+    :meth:`Database.read_rows`)."""
+
+    __slots__ = ("_connection", "_cursor", "_engine", "_qmark")
+
+    def __init__(self, engine: Engine, qmark: bool) -> None:
+        self._engine = engine
+        self._qmark = qmark
+        self._connection: Any = None
+        self._cursor: Any = None
+
+    def _begin(self) -> Any:
+        self._connection = self._engine.raw_connection()
+        self._cursor = self._connection.cursor()
+        if self._qmark:  # the SQLite driver's own transaction handling is off
+            self._cursor.execute("BEGIN")
+        return self._cursor
+
+    def close(self) -> None:
+        """End the transaction (if one began) and hand the connection back."""
+        if self._connection is None:
+            return
+        try:
+            self._cursor.close()
+            self._connection.rollback()
+        finally:
+            self._connection.close()
+            self._connection = self._cursor = None
+
+    def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Every row of ``statement`` (written with ``?`` placeholders)."""
+        cursor = self._begin() if self._cursor is None else self._cursor
+        cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
+        return list(cursor.fetchall())
+
+    def first(self, statement: str, parameters: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """The first row of ``statement``, or None."""
+        cursor = self._begin() if self._cursor is None else self._cursor
+        cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
+        row = cursor.fetchone()
+        return None if row is None else tuple(row)

@@ -16,7 +16,8 @@ import msgspec
 from sqlalchemy import Connection
 
 from rapport.audiences import storage as audience_storage
-from rapport.audiences.rules import Rule, RuleError, parse_rule
+from rapport.audiences.rules import EventCondition, Rule, RuleError, event_conditions, parse_rule
+from rapport.core.db import RowReader
 from rapport.decide import storage
 from rapport.decide.model import Candidate, Counts, StatKey
 from rapport.experiences import storage as experience_storage
@@ -61,6 +62,8 @@ class SurfacePlan:
     candidates: tuple[Candidate, ...] = field(default=())
     # Who is eligible for personalized content here (None: everyone).
     audience: Rule | None = None
+    # The audience's event conditions (their windows say which recent events to read).
+    audience_events: tuple[EventCondition, ...] = ()
     # "optimize": the agents choose; "fixed": a sticky weighted split (experiences).
     allocation: str = "optimize"
     weights: tuple[tuple[str, float], ...] = ()
@@ -108,7 +111,7 @@ def load_plans(conn: Connection, workspace_id: str) -> dict[str, SurfacePlan]:
             default_variant_id=row.default_variant_id,
             variants=found,
             candidates=tuple(Candidate(v.id, v.labels) for v in found.values()),
-            audience=_audience(audiences, config.audience_id),
+            **_audience(audiences, config.audience_id),
         )
     for row in keyed:
         plans[row.id] = _experience_plan(row, audiences)
@@ -138,7 +141,7 @@ def _experience_plan(row: Any, audiences: dict[str, Any]) -> SurfacePlan:
         default_variant_id=variations[0].id if variations else None,
         variants=found,
         candidates=tuple(Candidate(v.id, v.labels) for v in found.values()),
-        audience=_audience(audiences, row.audience_id),
+        **_audience(audiences, row.audience_id),
         allocation=config.allocation,
         weights=tuple((v.id, v.weight) for v in variations),
         key=row.key,
@@ -147,19 +150,29 @@ def _experience_plan(row: Any, audiences: dict[str, Any]) -> SurfacePlan:
     )
 
 
-def _audience(rules_by_id: dict[str, Any], audience_id: str | None) -> Rule | None:
-    """The parsed eligibility rule; an audience that vanished or no longer parses lets
-    nobody in (personalizing for the wrong people is worse than for nobody)."""
+def _audience(rules_by_id: dict[str, Any], audience_id: str | None) -> dict[str, Any]:
+    """The parsed eligibility rule and its event conditions; an audience that vanished or
+    no longer parses lets nobody in (personalizing for the wrong people is worse than
+    for nobody)."""
     if audience_id is None:
-        return None
+        return {"audience": None, "audience_events": ()}
     try:
-        return parse_rule(rules_by_id[audience_id])
+        rule = parse_rule(rules_by_id[audience_id])
     except (KeyError, RuleError):
         log.warning("surface audience unusable", extra={"audience_id": audience_id})
-        return NOBODY
+        rule = NOBODY
+    return {"audience": rule, "audience_events": tuple(event_conditions(rule))}
 
 
 MISSING_RETRY = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """What every decision in a workspace reads besides the person and the learning."""
+
+    plans: dict[str, SurfacePlan]
+    settings: WorkspaceSettings
 
 
 class Catalog:
@@ -183,6 +196,20 @@ class Catalog:
         """New evidence was committed: the next decision reads it."""
         self._population.pop(workspace_id, None)
 
+    def current(self, workspace_id: str, wanted: Sequence[str] = ()) -> Shared | None:
+        """Plans and settings when this process holds them fresh (no database needed),
+        else None: then :meth:`refresh`."""
+        now = time.monotonic()
+        plans = self._fresh_plans(workspace_id, wanted, now)
+        settings = self._settings.get(workspace_id)
+        if plans is None or settings is None or now - settings[0] >= self.ttl * 5:
+            return None
+        return Shared(plans, settings[1])
+
+    def refresh(self, conn: Connection, workspace_id: str, wanted: Sequence[str] = ()) -> Shared:
+        """Plans and settings, each read afresh if stale."""
+        return Shared(self.plans(conn, workspace_id, wanted), self.settings(conn, workspace_id))
+
     def settings(self, conn: Connection, workspace_id: str) -> WorkspaceSettings:
         cached = self._settings.get(workspace_id)
         now = time.monotonic()
@@ -199,22 +226,33 @@ class Catalog:
         """The workspace's surfaces; read afresh when stale or when one of ``wanted`` is
         missing (another process may have created it a moment ago; at most every
         ``MISSING_RETRY`` seconds, so requests for unknown ids cannot force a reload each)."""
-        cached = self._plans.get(workspace_id)
         now = time.monotonic()
-        if cached is not None:
-            age = now - cached[0]
-            complete = all(surface_id in cached[1] for surface_id in wanted)
-            if age < self.plans_ttl and (complete or age < MISSING_RETRY):
-                return cached[1]
+        fresh = self._fresh_plans(workspace_id, wanted, now)
+        if fresh is not None:
+            return fresh
         plans = load_plans(conn, workspace_id)
         self._plans[workspace_id] = (now, plans)
         return plans
 
-    def population(self, conn: Connection, workspace_id: str) -> dict[str, dict[StatKey, Counts]]:
+    def _fresh_plans(
+        self, workspace_id: str, wanted: Sequence[str], now: float
+    ) -> dict[str, SurfacePlan] | None:
+        cached = self._plans.get(workspace_id)
+        if cached is None:
+            return None
+        age = now - cached[0]
+        complete = all(surface_id in cached[1] for surface_id in wanted)
+        if age < self.plans_ttl and (complete or age < MISSING_RETRY):
+            return cached[1]
+        return None
+
+    def population(self, reader: RowReader, workspace_id: str) -> dict[str, dict[StatKey, Counts]]:
+        """The population's statistics: read only by fresh agent decisions, so traffic
+        that reuses sticky decisions never refreshes them."""
         cached = self._population.get(workspace_id)
         now = time.monotonic()
         if cached is not None and now - cached[0] < self.ttl:
             return cached[1]
-        stats = storage.population_stats(conn, workspace_id)
+        stats = storage.read_population(reader, workspace_id)
         self._population[workspace_id] = (now, stats)
         return stats

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from rapport.audiences.preview import computed_of
-from rapport.audiences.rules import Rule, evaluate, event_conditions
+from rapport.audiences.rules import evaluate
 from rapport.audiences.session import (
     AudienceSubject,
     EventLog,
@@ -28,10 +28,10 @@ from rapport.audiences.session import (
     SessionValue,
     matches_event,
 )
-from rapport.core.db import Database
+from rapport.core.db import Database, RowReader
 from rapport.core.ids import uuid7
 from rapport.decide import storage
-from rapport.decide.catalog import Catalog, SurfacePlan, Variant
+from rapport.decide.catalog import Catalog, Shared, SurfacePlan, Variant
 from rapport.decide.context import day_part
 from rapport.decide.model import (
     DEFAULT_POLICY,
@@ -43,6 +43,7 @@ from rapport.decide.model import (
     in_holdout,
 )
 from rapport.decide.model import stat_keys as keys_of
+from rapport.decide.recent import PersonKey, RecentDecisions
 from rapport.ingest import messages as msg
 from rapport.ingest.common import inbox_rows
 from rapport.ingest.storage import write_inbox
@@ -82,8 +83,13 @@ class _Request:
     client_ip: str | None
     user_agent: str | None
     now: float
-    # Set when the caller resolved the person already (by email or phone).
-    profile_id: str | None = None
+    # Identifiers (kind, value) to find the person by before ``contact_id`` (the
+    # Experiences API's email and phone).
+    identities: Sequence[tuple[str, str]] = ()
+
+
+# The user's time zone before it is read (only fresh decisions' context needs it).
+_UNREAD = "\x00unread"
 
 
 @dataclass
@@ -93,13 +99,63 @@ class _Snapshot:
     plans: dict[str, SurfacePlan]
     profile_id: str | None
     timezone: str | None
-    latest: dict[str, Any]
-    user: dict[StatKey, Counts]
-    population: dict[str, dict[StatKey, Counts]]
+    latest: dict[str, storage.LatestDecision]
+    catalog: Catalog
+    reader: RowReader
+    workspace_id: str
     default_timezone: str = "UTC"
     rows: list[dict[str, Any]] = field(default_factory=list)
     # Read only when a requested surface has an eligibility audience.
     person: AudienceSubject | None = None
+    # The agent's evidence: read on the first fresh agent decision (sticky reuse,
+    # holdout and fixed splits never need it).
+    # The latest decisions were remembered, not read: only reuse them (see recent.py).
+    reuse_only: bool = False
+    _user: dict[StatKey, Counts] | None = None
+    _day_part: str | None = None
+
+    def day_part(self, now: float) -> str:
+        """The user's day part (the same for every surface of the request)."""
+        if self._day_part is None:
+            if self.timezone is _UNREAD:
+                self.timezone = (
+                    storage.profile_timezone(self.reader, self.profile_id)
+                    if self.profile_id is not None
+                    else None
+                )
+            self._day_part = day_part(now, self.timezone or self.default_timezone)
+        return self._day_part
+
+    @property
+    def population(self) -> dict[str, dict[StatKey, Counts]]:
+        """The workspace's learning (cached per process; fresh agent decisions only)."""
+        return self.catalog.population(self.reader, self.workspace_id)
+
+    @property
+    def user(self) -> dict[StatKey, Counts]:
+        if self._user is None:
+            self._user = (
+                storage.user_stats(self.reader, self.workspace_id, self.profile_id)
+                if self.profile_id is not None
+                else {}
+            )
+        return self._user
+
+
+class _NotReusable(Exception):
+    """A remembered decision cannot be reused: decide from the database's state."""
+
+
+def _latest_of(row: Mapping[str, Any]) -> storage.LatestDecision:
+    """A stored decision row as the memory of recent decisions keeps it."""
+    return storage.LatestDecision(
+        row["id"],
+        row["surface_id"],
+        row["variant_id"],
+        tuple(row["alternates"]),
+        row["policy"],
+        row["created_at"],
+    )
 
 
 def fixed_split(
@@ -174,6 +230,7 @@ class Decider:
         policy: Policy = DEFAULT_POLICY,
         rng: random.Random | None = None,
         geo: GeoDatabase | None = None,
+        recent: RecentDecisions | None = None,
     ) -> None:
         self.database = database
         self.committer = committer
@@ -181,6 +238,7 @@ class Decider:
         self.policy = policy
         self.rng = rng or random.Random()
         self.geo = geo
+        self.recent = recent or RecentDecisions(0.0)
 
     async def decide(
         self,
@@ -193,93 +251,165 @@ class Decider:
         session: Mapping[str, SessionValue] | None = None,
         client_ip: str | None = None,
         user_agent: str | None = None,
-        profile_id: str | None = None,
+        identities: Sequence[tuple[str, str]] = (),
         experiences: bool = False,
     ) -> dict[str, Decision | None]:
         """A decision per requested surface; None for surfaces that do not exist.
 
         Surfaces whose answer is not personalized (holdout, gap, paused) are decided too:
-        the caller chooses whether to show their default.
+        the caller chooses whether to show their default. The person is found by the
+        first of ``identities`` the identity graph knows, else by ``contact_id``.
         """
         now = time.time() if now is None else now
-        request = _Request(session or {}, client_ip, user_agent, now, profile_id)
-        snapshot = await self.database.run_read_local(
-            self._read, workspace_id, contact_id, surface_ids, request
-        )
-        decisions: dict[str, Decision | None] = {}
-        for surface_id in surface_ids:
-            plan = snapshot.plans.get(surface_id)
-            if (
-                plan is None
-                or plan.status == "archived"
-                or plan.default is None
-                # The Content API serves surfaces, the Experiences API experiences.
-                or (plan.key is not None) != experiences
-            ):
-                decisions[surface_id] = None
-                continue
-            decisions[surface_id] = self._decide_one(
-                workspace_id, contact_id, plan, snapshot, device, now
+        request = _Request(session or {}, client_ip, user_agent, now, identities)
+        shared = self.catalog.current(workspace_id, surface_ids)
+        if shared is None:
+            shared = await self.database.run_read_local(
+                self.catalog.refresh, workspace_id, surface_ids
             )
-        await self.committer.submit(snapshot.rows)
+        key: PersonKey = (workspace_id, contact_id, tuple(identities))
+        decisions, rows, profile_id, generation = await self.database.run_read_rows(
+            self._decide_all, key, surface_ids, request, shared, device, experiences
+        )
+        await self.committer.submit(rows)
+        if rows and profile_id is not None:
+            # Committed: this process may serve them again without reading them back.
+            self.recent.remember(key, profile_id, map(_latest_of, rows), generation)
         return decisions
 
-    def _read(
+    def _decide_all(
         self,
-        conn: Connection,
-        workspace_id: str,
-        contact_id: str,
+        reader: RowReader,
+        key: PersonKey,
         surface_ids: Sequence[str],
         request: _Request,
-    ) -> _Snapshot:
-        plans = self.catalog.plans(conn, workspace_id, surface_ids)
-        known = [surface_id for surface_id in dict.fromkeys(surface_ids) if surface_id in plans]
-        profile_id, timezone, latest, user = storage.decision_inputs(
-            conn, workspace_id, contact_id, known, request.profile_id
-        )
-        population = self.catalog.population(conn, workspace_id)
-        default_timezone = self.catalog.settings(conn, workspace_id).default_timezone
+        shared: Shared,
+        device: str | None,
+        experiences: bool,
+    ) -> tuple[dict[str, Decision | None], list[dict[str, Any]], str | None, int]:
+        """Read the person and decide, in one read transaction (begun only if needed):
+        the decisions, the rows to store, the person's profile, and the generation of
+        the memory the read belongs to."""
+        workspace_id, contact_id, identities = key
+        plans = shared.plans
+        served = [
+            plan
+            for surface_id in dict.fromkeys(surface_ids)
+            if (plan := plans.get(surface_id)) is not None
+            and plan.status != "archived"
+            and plan.default is not None
+            # The Content API serves surfaces, the Experiences API experiences.
+            and (plan.key is not None) == experiences
+        ]
+        served_ids = [plan.id for plan in served]
+        eligibility = [plan for plan in served if plan.audience is not None]
+        people: dict[str | None, tuple[AudienceSubject, str | None]] = {}
+
+        def person(profile_id: str | None) -> tuple[AudienceSubject, str | None] | None:
+            """The person as audiences see them (read once), if any audience asks."""
+            if not eligibility:
+                return None
+            if profile_id not in people:
+                people[profile_id] = self._person(
+                    reader, workspace_id, profile_id, eligibility, request,
+                    shared.settings.default_timezone,
+                )  # fmt: skip
+            return people[profile_id]
+
+        generation = self.recent.generation(workspace_id)
+        remembered = self.recent.lookup(key, served_ids)
+        if remembered is not None:
+            try:
+                decided = self._decide_with(
+                    reader, key, served, remembered.profile_id, remembered.latest,
+                    person(remembered.profile_id), shared, device, request.now, reuse_only=True,
+                )  # fmt: skip
+                return {**dict.fromkeys(surface_ids), **decided}, [], None, generation
+            except _NotReusable:
+                pass  # something needs a new decision: decide from the database's state
+        profile_id = None
+        if identities:
+            profile_id = storage.owner_of(reader, workspace_id, identities)
+        if profile_id is None:
+            profile_id = storage.contact_owner(reader, workspace_id, contact_id)
+        latest = storage.latest_decisions(reader, workspace_id, contact_id, profile_id, served_ids)
+        if profile_id is not None:
+            absent = [surface_id for surface_id in served_ids if surface_id not in latest]
+            self.recent.remember(key, profile_id, latest.values(), generation, absent)
+        rows: list[dict[str, Any]] = []
+        decided = self._decide_with(
+            reader, key, served, profile_id, latest, person(profile_id), shared, device,
+            request.now, rows=rows,
+        )  # fmt: skip
+        return {**dict.fromkeys(surface_ids), **decided}, rows, profile_id, generation
+
+    def _decide_with(
+        self,
+        reader: RowReader,
+        key: PersonKey,
+        served: Sequence[SurfacePlan],
+        profile_id: str | None,
+        latest: dict[str, storage.LatestDecision],
+        person: tuple[AudienceSubject, str | None] | None,
+        shared: Shared,
+        device: str | None,
+        now: float,
+        *,
+        reuse_only: bool = False,
+        rows: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Decision | None]:
+        """Decide every served surface from this person's latest decisions (and, when an
+        audience asks, the person and their time zone); with ``reuse_only`` (they were
+        remembered, not read), raise :class:`_NotReusable` as soon as one cannot simply
+        be reused."""
+        workspace_id, contact_id, _ = key
         snapshot = _Snapshot(
-            plans, profile_id, timezone, latest, user, population, default_timezone
-        )
-        eligibility = [rule for s in known if (rule := plans[s].audience) is not None]
-        if eligibility:
-            snapshot.person = self._person(
-                conn, workspace_id, profile_id, eligibility, request, timezone or default_timezone
+            shared.plans, profile_id, _UNREAD, latest, self.catalog, reader, workspace_id,
+            shared.settings.default_timezone, reuse_only=reuse_only,
+        )  # fmt: skip
+        if rows is not None:
+            snapshot.rows = rows
+        if person is not None:
+            snapshot.person, snapshot.timezone = person
+        decisions: dict[str, Decision | None] = {}
+        for plan in served:
+            decisions[plan.id] = self._decide_one(
+                workspace_id, contact_id, plan, snapshot, device, now
             )
-        return snapshot
+        return decisions
 
     def _person(
         self,
-        conn: Connection,
+        reader: RowReader,
         workspace_id: str,
         profile_id: str | None,
-        audiences: Sequence[Rule],
+        plans: Sequence[SurfacePlan],
         request: _Request,
-        timezone: str,
-    ) -> AudienceSubject:
-        """The user as audience rules see them: profile, recent events, this session."""
+        default_timezone: str,
+    ) -> tuple[AudienceSubject, str | None]:
+        """The user as audience rules see them (profile, recent events, this session),
+        and their time zone."""
+        row = None if profile_id is None else storage.person_row(reader, workspace_id, profile_id)
+        timezone = None if row is None else row.timezone
         session = SessionContext.from_request(
             request.session,
             now=request.now,
-            timezone=timezone,
+            timezone=timezone or default_timezone,
             client_ip=request.client_ip,
             user_agent_header=request.user_agent,
             geo_database=self.geo,
         )
-        if profile_id is None:
-            return AudienceSubject(session=session)
-        row = storage.person_row(conn, workspace_id, profile_id)
         if row is None:
-            return AudienceSubject(session=session)
+            return AudienceSubject(session=session), timezone
+        assert profile_id is not None
         windows = [
             since
-            for rule in audiences
-            for condition in event_conditions(rule)
+            for plan in plans
+            for condition in plan.audience_events
             if (since := condition.since(request.now)) is not None
         ]
         recent = (
-            storage.events_since(conn, workspace_id, profile_id, min(windows)) if windows else []
+            storage.events_since(reader, workspace_id, profile_id, min(windows)) if windows else []
         )
         names = (row.counts or {}).get("names", {})
         log = EventLog(recent)
@@ -289,12 +419,13 @@ class Decider:
                 return sum(n for name, n in names.items() if matches_event(pattern, name))
             return log(pattern, since)
 
-        return AudienceSubject(
+        subject = AudienceSubject(
             properties=row.properties or {},
             computed=computed_of(row),
             event_count=count,
             session=session,
         )
+        return subject, timezone
 
     def _decide_one(
         self,
@@ -329,7 +460,13 @@ class Decider:
                 latest.policy,
                 control.min_gap_days,
             )
-        context = {"daypart": day_part(now, snap.timezone or snap.default_timezone)}
+        if not eligible and plan.status == "active":
+            # Nothing to learn or measure: not stored (feedback on its id is ignored), so
+            # users outside an audience cost no write on every request.
+            return Decision(plan.id, uuid7(), default, (), INELIGIBLE, control.min_gap_days)
+        if snap.reuse_only:
+            raise _NotReusable
+        context = {"daypart": snap.day_part(now)}
         if device:
             context["device"] = device
         if latest is not None and latest.policy in (AGENT, HOLDOUT, FIXED):
@@ -346,8 +483,6 @@ class Decider:
         alternates: tuple[str, ...] = ()
         if plan.status != "active":
             policy, chosen = PAUSED, default
-        elif not eligible:
-            policy, chosen = INELIGIBLE, default
         elif held_out:
             policy, chosen = HOLDOUT, default
         elif now < gap_ends:
@@ -358,12 +493,13 @@ class Decider:
             policy = FIXED
             chosen = plan.variants[fixed_split(workspace_id, plan.id, contact_id, plan.weights)]
         else:
+            population = snap.population
             ranked = choose(
                 plan.candidates,
                 snap.user,
-                snap.population.get(storage.POPULATION, {}),
+                population.get(storage.POPULATION, {}),
                 [
-                    snap.population.get(storage.context_scope(name, value), {})
+                    population.get(storage.context_scope(name, value), {})
                     for name, value in context.items()
                 ],
                 rng=self.rng,
@@ -380,10 +516,6 @@ class Decider:
                 scopes.append(snap.profile_id)
             increments = decision_increments(scopes, chosen)
         assignment_id = uuid7()
-        if policy == INELIGIBLE:
-            # Nothing to learn or measure: not stored (feedback on its id is ignored), so
-            # users outside an audience cost no write on every request.
-            return Decision(plan.id, assignment_id, chosen, (), policy, control.min_gap_days)
         snap.rows.append(
             {
                 "id": assignment_id,

@@ -27,6 +27,7 @@ from rapport.decide import storage
 from rapport.decide.catalog import Catalog, SurfacePlan
 from rapport.decide.engine import AGENT, split_alternate_id
 from rapport.decide.model import Candidate, stat_keys
+from rapport.decide.recent import RecentDecisions
 from rapport.ingest import messages as msg
 from rapport.profiles import storage as profile_storage
 from rapport.profiles.categories import Categorizer
@@ -67,11 +68,14 @@ def _scopes(assignment: Any, profile_id: str | None) -> list[str]:
 class Feedback:
     """The processing hooks of the decide domain."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, recent: RecentDecisions | None = None) -> None:
         self.catalog = catalog
+        self.recent = recent or RecentDecisions(0.0)
         self._rules: dict[str, tuple[float, Categorizer, int]] = {}
         # Workspaces whose learning changed in the batch being processed.
         self._learned: set[str] = set()
+        # Workspaces where the batch being processed merged people.
+        self._merged: set[str] = set()
 
     # -- hooks -------------------------------------------------------------------
     def on_events(
@@ -112,6 +116,12 @@ class Feedback:
         catalog's time to live)."""
         while self._learned:
             self.catalog.forget_population(self._learned.pop())
+        while self._merged:
+            self.recent.invalidate(self._merged.pop())
+
+    def after_erase(self, workspace_id: str) -> None:
+        """An erasure was committed: remembered decisions may name the person."""
+        self.recent.invalidate(workspace_id)
 
     def on_learn(self, conn: Connection, workspace_id: str, messages: Sequence[msg.Learn]) -> None:
         """Apply the trials decisions counted, summed over the batch."""
@@ -125,6 +135,7 @@ class Feedback:
 
     def on_merge(self, conn: Connection, workspace_id: str, loser: str, survivor: str) -> None:
         storage.move_profile(conn, workspace_id, loser, survivor, time.time())
+        self._merged.add(workspace_id)
 
     def on_erase(self, conn: Connection, workspace_id: str, profile_id: str) -> None:
         """Runs before the identities go, so decisions made for them can be found."""

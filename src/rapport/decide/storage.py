@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection, delete, or_, select, update
 
-from rapport.core.tables import agent_stats, assignments, events
+from rapport.core.db import RowReader, driver_rows
+from rapport.core.tables import agent_stats, assignments
 from rapport.decide.model import Counts, StatKey
 
 POPULATION = "*"
@@ -62,10 +65,15 @@ _POPULATION_SQL = (
 def population_stats(conn: Connection, workspace_id: str) -> ScopedStats:
     """The workspace population's statistics, overall (``*``) and per context scope.
 
-    Ranges on the primary key (a ``LIKE`` would scan every user's rows too): this runs
-    on the request path whenever the per-process cache refreshes."""
-    rows = conn.exec_driver_sql(_sql(conn, _POPULATION_SQL), (workspace_id,))
-    return _collect(rows, {POPULATION: {}})
+    Ranges on the primary key (a ``LIKE`` would scan every user's rows too), rows read
+    on the driver's cursor: this runs on the request path whenever the per-process
+    cache refreshes (after each batch of learning)."""
+    return _collect(driver_rows(conn, _POPULATION_SQL, (workspace_id,)), {POPULATION: {}})
+
+
+def read_population(reader: RowReader, workspace_id: str) -> ScopedStats:
+    """:func:`population_stats` on the request path's reader."""
+    return _collect(reader.all(_POPULATION_SQL, (workspace_id,)), {POPULATION: {}})
 
 
 _ADD_STATS_SQL = (
@@ -228,18 +236,28 @@ def forget_profile(
         conn.execute(delete(assignments).where(assignments.c.workspace_id == workspace_id, whose))
 
 
-# -- the Content API's read: plain SQL, no statement compilation ----------------------
-# A decision reads a handful of indexed rows; building Core statements would cost
-# several times more than SQLite takes to answer them.
+# -- the request path's reads: plain SQL on a DB-API cursor -----------------------------
+# A decision reads a handful of indexed rows; SQLAlchemy's statement and result layers
+# would cost several times more than SQLite takes to answer them (see Database.read_rows).
 _IDENTITY_SQL = (
     "SELECT kind, profile_id FROM identities WHERE workspace_id = ? "
     "AND kind IN ('external_id', 'anonymous_id') AND value = ?"
 )
+_IDENTITIES_SQL = (
+    "SELECT profile_id FROM identities WHERE workspace_id = ? AND kind = ? AND value = ?"
+)
 _TIMEZONE_SQL = "SELECT timezone FROM profiles WHERE id = ?"
-_LATEST_COLUMNS = "id, variant_id, alternates, policy, created_at"
 _USER_STATS_SQL = (
     "SELECT dimension, label, trials, successes FROM agent_stats "
     "WHERE workspace_id = ? AND scope = ?"
+)
+_PERSON_SQL = (
+    "SELECT properties, counts, first_seen, last_seen, event_count, timezone, locale "
+    "FROM profiles WHERE workspace_id = ? AND id = ?"
+)
+_EVENTS_SINCE_SQL = (
+    "SELECT name, occurred_at FROM events "
+    "WHERE workspace_id = ? AND profile_id = ? AND occurred_at >= ?"
 )
 
 
@@ -248,131 +266,120 @@ def _sql(conn: Connection, statement: str) -> str:
     return statement if conn.dialect.name == "sqlite" else statement.replace("?", "%s")
 
 
-def _latest_record(row: Any) -> Any:
-    alternates = row.alternates
-    if isinstance(alternates, str | bytes):
-        alternates = msgspec.json.decode(alternates)
-    return SimpleNamespace(
-        id=row.id,
-        variant_id=row.variant_id,
-        alternates=list(alternates or []),
-        policy=row.policy,
-        created_at=float(row.created_at),
-    )
+@dataclass(frozen=True, slots=True)
+class LatestDecision:
+    """What reusing a decision needs of it."""
+
+    id: str
+    surface_id: str
+    variant_id: str
+    alternates: tuple[str, ...]
+    policy: str
+    created_at: float
 
 
-def decision_inputs(
-    conn: Connection,
+def contact_owner(reader: RowReader, workspace_id: str, contact_id: str) -> str | None:
+    """The profile ``contact_id`` names: as an external id, else as an anonymous id."""
+    owners = dict(reader.all(_IDENTITY_SQL, (workspace_id, contact_id)))
+    found = owners.get("external_id") or owners.get("anonymous_id")
+    return None if found is None else str(found)
+
+
+def owner_of(reader: RowReader, workspace_id: str, keys: Sequence[tuple[str, str]]) -> str | None:
+    """The profile of the first of ``keys`` (kind, value) that the identity graph knows."""
+    for kind, value in keys:
+        row = reader.first(_IDENTITIES_SQL, (workspace_id, kind, value))
+        if row is not None:
+            return str(row[0])
+    return None
+
+
+def profile_timezone(reader: RowReader, profile_id: str) -> str | None:
+    row = reader.first(_TIMEZONE_SQL, (profile_id,))
+    return None if row is None else row[0]
+
+
+def user_stats(reader: RowReader, workspace_id: str, profile_id: str) -> dict[StatKey, Counts]:
+    """One agent's evidence."""
+    return {
+        (dimension, label): Counts(trials, successes)
+        for dimension, label, trials, successes in reader.all(
+            _USER_STATS_SQL, (workspace_id, profile_id)
+        )
+    }
+
+
+def latest_decisions(
+    reader: RowReader,
     workspace_id: str,
     contact_id: str,
-    surface_ids: Sequence[str],
-    known_profile: str | None = None,
-) -> tuple[str | None, str | None, dict[str, Any], dict[StatKey, Counts]]:
-    """Who ``contact_id`` is (profile id, time zone; ``known_profile`` when the caller
-    resolved it already), their latest decision per surface and their agent's evidence."""
-    if known_profile is not None:
-        return _inputs_of(conn, workspace_id, contact_id, surface_ids, known_profile)
-    owners: dict[str, str] = dict(
-        conn.exec_driver_sql(_sql(conn, _IDENTITY_SQL), (workspace_id, contact_id)).all()
-    )
-    profile_id = owners.get("external_id") or owners.get("anonymous_id")
-    return _inputs_of(conn, workspace_id, contact_id, surface_ids, profile_id)
-
-
-def _inputs_of(
-    conn: Connection,
-    workspace_id: str,
-    contact_id: str,
-    surface_ids: Sequence[str],
     profile_id: str | None,
-) -> tuple[str | None, str | None, dict[str, Any], dict[StatKey, Counts]]:
-    timezone = None
-    stats: dict[StatKey, Counts] = {}
+    surface_ids: Sequence[str],
+) -> dict[str, LatestDecision]:
+    """The newest decision per surface for this person: made for their profile, or for
+    ``contact_id`` (before the profile existed, or while it was another one)."""
+    rows = _latest_many(reader, workspace_id, "contact_id", contact_id, surface_ids)
     if profile_id is not None:
-        found = conn.exec_driver_sql(_sql(conn, _TIMEZONE_SQL), (profile_id,)).first()
-        timezone = found[0] if found is not None else None
-        for dimension, label, trials, successes in conn.exec_driver_sql(
-            _sql(conn, _USER_STATS_SQL), (workspace_id, profile_id)
-        ):
-            stats[(dimension, label)] = Counts(trials, successes)
-    latest: dict[str, Any] = {}
-    rows = _latest_many(conn, workspace_id, "contact_id", contact_id, surface_ids)
-    if profile_id is not None:
-        rows += _latest_many(conn, workspace_id, "profile_id", profile_id, surface_ids)
-    for row in rows:
-        found = latest.get(row.surface_id)
-        if found is None or row.created_at > found.created_at:
-            latest[row.surface_id] = _latest_record(row)
-    return profile_id, timezone, latest, stats
+        rows += _latest_many(reader, workspace_id, "profile_id", profile_id, surface_ids)
+    latest: dict[str, LatestDecision] = {}
+    for surface_id, assignment_id, variant_id, alternates, policy, created_at in rows:
+        found = latest.get(surface_id)
+        at = float(created_at)
+        if found is None or at > found.created_at:
+            if isinstance(alternates, str | bytes):
+                alternates = msgspec.json.decode(alternates)
+            latest[surface_id] = LatestDecision(
+                assignment_id, surface_id, variant_id, tuple(alternates or ()), policy, at
+            )
+    return latest
+
+
+@lru_cache(maxsize=128)
+def _latest_statement(column: str, surfaces: int) -> str:
+    part = (
+        "SELECT * FROM (SELECT surface_id, id, variant_id, alternates, policy, created_at "
+        f"FROM assignments WHERE workspace_id = ? AND {column} = ? AND surface_id = ? "
+        "ORDER BY created_at DESC LIMIT 1) AS latest_{n}"
+    )
+    return " UNION ALL ".join(part.format(n=n) for n in range(surfaces))
 
 
 def _latest_many(
-    conn: Connection, workspace_id: str, column: str, value: str, surface_ids: Sequence[str]
-) -> list[Any]:
+    reader: RowReader, workspace_id: str, column: str, value: str, surface_ids: Sequence[str]
+) -> list[tuple[Any, ...]]:
     """The newest decision per surface for one identifier, in one round trip: a UNION of
     one index seek per surface (an experiences fetch asks for up to a hundred)."""
     if not surface_ids:
         return []
     assert column in ("contact_id", "profile_id")
-    part = (
-        f"SELECT * FROM (SELECT surface_id, {_LATEST_COLUMNS} FROM assignments "
-        f"WHERE workspace_id = ? AND {column} = ? AND surface_id = ? "
-        "ORDER BY created_at DESC LIMIT 1) AS latest_{n}"
-    )
-    statement = " UNION ALL ".join(part.format(n=n) for n in range(len(surface_ids)))
     parameters = tuple(p for s in surface_ids for p in (workspace_id, value, s))
-    return list(conn.exec_driver_sql(_sql(conn, statement), parameters))
+    return reader.all(_latest_statement(column, len(surface_ids)), parameters)
 
 
 def events_since(
-    conn: Connection, workspace_id: str, profile_id: str, since: float
+    reader: RowReader, workspace_id: str, profile_id: str, since: float
 ) -> list[tuple[str, float]]:
     """A person's recent events (name, time), for eligibility rules with a window."""
-    rows = conn.execute(
-        select(events.c.name, events.c.occurred_at).where(
-            events.c.workspace_id == workspace_id,
-            events.c.profile_id == profile_id,
-            events.c.occurred_at >= since,
-        )
-    )
+    rows = reader.all(_EVENTS_SINCE_SQL, (workspace_id, profile_id, since))
     return [(name, float(at)) for name, at in rows]
-
-
-_PERSON_SQL = (
-    "SELECT properties, counts, first_seen, last_seen, event_count, timezone, locale "
-    "FROM profiles WHERE workspace_id = ? AND id = ?"
-)
-_IDENTITIES_SQL = (
-    "SELECT kind, value, profile_id FROM identities WHERE workspace_id = ? AND kind = ? "
-    "AND value = ?"
-)
 
 
 def _json(value: Any) -> Any:
     return msgspec.json.decode(value) if isinstance(value, str | bytes) else value
 
 
-def person_row(conn: Connection, workspace_id: str, profile_id: str) -> Any:
-    """What audience rules read of a profile (plain SQL: it is on the request path)."""
-    row = conn.exec_driver_sql(_sql(conn, _PERSON_SQL), (workspace_id, profile_id)).first()
+def person_row(reader: RowReader, workspace_id: str, profile_id: str) -> Any:
+    """What audience rules read of a profile."""
+    row = reader.first(_PERSON_SQL, (workspace_id, profile_id))
     if row is None:
         return None
+    properties, counts, first_seen, last_seen, event_count, timezone, locale = row
     return SimpleNamespace(
-        properties=_json(row.properties) or {},
-        counts=_json(row.counts) or {},
-        first_seen=row.first_seen,
-        last_seen=row.last_seen,
-        event_count=row.event_count,
-        timezone=row.timezone,
-        locale=row.locale,
+        properties=_json(properties) or {},
+        counts=_json(counts) or {},
+        first_seen=first_seen,
+        last_seen=last_seen,
+        event_count=event_count,
+        timezone=timezone,
+        locale=locale,
     )
-
-
-def owner_of(conn: Connection, workspace_id: str, keys: Sequence[tuple[str, str]]) -> str | None:
-    """The profile of the first of ``keys`` (kind, value) that the identity graph knows."""
-    statement = _sql(conn, _IDENTITIES_SQL)
-    for kind, value in keys:
-        row = conn.exec_driver_sql(statement, (workspace_id, kind, value)).first()
-        if row is not None:
-            return str(row.profile_id)
-    return None

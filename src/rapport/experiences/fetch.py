@@ -16,7 +16,6 @@ from typing import Annotated, Any
 
 import msgspec
 from msgspec import Meta, Struct
-from sqlalchemy import Connection
 
 from rapport.api.http import Param, Request, Response, Route, json_response
 from rapport.api.management import basic_auth
@@ -24,11 +23,11 @@ from rapport.api.validation import decode_json
 from rapport.core.db import Database
 from rapport.core.errors import Forbidden, Unauthorized, ValidationFailed
 from rapport.core.keys import KeyKind
-from rapport.decide import storage as decide_storage
 from rapport.decide.catalog import Catalog, SurfacePlan
 from rapport.decide.engine import INELIGIBLE, Decider, Decision
 from rapport.profiles import identity as ident
 from rapport.workspaces.auth import KeyAuthenticator
+from rapport.workspaces.schemas import WorkspaceSettings
 
 PERSONALIZE = frozenset({KeyKind.PERSONALIZE})
 WORKSPACE_HEADER = "moe-appkey"
@@ -79,11 +78,10 @@ class FetchResponse(Struct):
     experiences: dict[str, ExperienceOut]
 
 
-def _resolve(
-    conn: Connection, workspace_id: str, identifiers: Identifiers, catalog: Catalog
-) -> tuple[str, str | None]:
-    """(the subject decisions are sticky to, the profile if the graph knows the user)."""
-    settings = catalog.settings(conn, workspace_id)
+def _identities(
+    identifiers: Identifiers, settings: WorkspaceSettings
+) -> tuple[str, list[tuple[str, str]]]:
+    """(the subject decisions are sticky to, the identities to find the person by)."""
     stored = (lambda v: v) if settings.pii_policy == "store" else ident.digest
     keys: list[tuple[str, str, str]] = []
     if identifiers.customer_id:
@@ -99,10 +97,7 @@ def _resolve(
         raise ValidationFailed.single(
             ["body", "identifiers"], "customer_id, u_em or u_mb is required", "missing"
         )
-    profile_id = decide_storage.owner_of(
-        conn, workspace_id, [(kind, value) for kind, value, _ in keys]
-    )
-    return keys[0][2], profile_id
+    return keys[0][2], [(kind, value) for kind, value, _ in keys]
 
 
 def _render(plan: SurfacePlan, decision: Decision) -> ExperienceOut:
@@ -125,17 +120,6 @@ def build_routes(
     keys: KeyAuthenticator, database: Database, catalog: Catalog, decider: Decider
 ) -> list[Route]:
     reserved = frozenset({"identifiers", "experience_key"})
-
-    def prepare(
-        conn: Connection, workspace_id: str, body: FetchRequest
-    ) -> tuple[str, str | None, dict[str, SurfacePlan]]:
-        subject, profile_id = _resolve(conn, workspace_id, body.identifiers, catalog)
-        plans = catalog.plans(conn, workspace_id)
-        now = time.time()
-        live = {p.key: p for p in plans.values() if p.key is not None and p.live(now)}
-        if body.experience_key is not None:
-            live = {k: live[k] for k in dict.fromkeys(body.experience_key) if k in live}
-        return subject, profile_id, live
 
     async def fetch(request: Request) -> Response:
         credentials = basic_auth(request)
@@ -164,17 +148,24 @@ def build_routes(
             for k, v in everything.items()
             if k not in reserved and isinstance(v, str | int | float | bool)
         }
-        subject, profile_id, live = await database.run_read_local(
-            prepare, principal.workspace_id, body
-        )
+        workspace_id = principal.workspace_id
+        shared = catalog.current(workspace_id)
+        if shared is None:
+            shared = await database.run_read_local(catalog.refresh, workspace_id)
+        subject, identities = _identities(body.identifiers, shared.settings)
+        now = time.time()
+        live = {p.key: p for p in shared.plans.values() if p.key is not None and p.live(now)}
+        if body.experience_key is not None:
+            live = {k: live[k] for k in dict.fromkeys(body.experience_key) if k in live}
         decisions = await decider.decide(
-            principal.workspace_id,
+            workspace_id,
             subject,
             [plan.id for plan in live.values()],
+            now=now,
             session=session,
             client_ip=request.client_ip,
             user_agent=request.headers.get("user-agent"),
-            profile_id=profile_id,
+            identities=identities,
             experiences=True,
         )
         out: dict[str, ExperienceOut] = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rapport.api.http import Param, Request, Response, Route, empty_response, json_response
 from rapport.api.management import ManagementRoutes, WorkspaceContext
@@ -15,8 +15,14 @@ TAGS = ("Profiles",)
 
 
 def build_routes(
-    routes: ManagementRoutes, database: Database, erase_hooks: Sequence[service.EraseHook] = ()
+    routes: ManagementRoutes,
+    database: Database,
+    erase_hooks: Sequence[service.EraseHook] = (),
+    after_erase: Sequence[Callable[[str], None]] = (),
 ) -> list[Route]:
+    """``erase_hooks`` run inside the erasure's transaction; ``after_erase`` with the
+    workspace id once it is committed (caches of the person may go then)."""
+
     async def list_profiles(request: Request, ctx: WorkspaceContext) -> Response:
         page = parse_page_request(request.query)
         found = await database.run_read(
@@ -49,6 +55,8 @@ def build_routes(
         await database.run(
             service.erase_profile, ctx.workspace_id, request.path_params["id"], erase_hooks
         )
+        for hook in after_erase:
+            hook(ctx.workspace_id)
         return empty_response(204)
 
     search = (
