@@ -24,6 +24,7 @@ from rapport.decide import routes as decide_routes
 from rapport.decide.catalog import Catalog
 from rapport.decide.engine import Decider, write_decisions
 from rapport.decide.feedback import Feedback
+from rapport.decide.grouping import FIT_INTERVAL_SECONDS, GroupFitter
 from rapport.experiences import fetch as experience_fetch
 from rapport.experiences import routes as experience_routes
 from rapport.ingest import routes as ingest_routes
@@ -77,7 +78,11 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     catalog = Catalog()
     feedback = Feedback(catalog)
     processor = build_processor(database, metrics, feedback)
-    processing = build_loop(settings, database, processor) if settings.process_inline else None
+    processing = (
+        build_loop(settings, database, processor, GroupFitter(database, feedback, catalog))
+        if settings.process_inline
+        else None
+    )
     committer = GroupCommitter(
         database,
         inbox_storage.write_inbox,
@@ -114,11 +119,16 @@ def open_geo(settings: Settings) -> GeoDatabase:
     return geo
 
 
-def build_loop(settings: Settings, database: Database, processor: Processor) -> ProcessingLoop:
-    """The processing loop with its housekeeping jobs."""
+def build_loop(
+    settings: Settings, database: Database, processor: Processor, fitter: GroupFitter
+) -> ProcessingLoop:
+    """The processing loop with its housekeeping jobs: retention and the taste groups."""
     return ProcessingLoop(
         processor,
-        periodic=[(settings.retention_interval_seconds, lambda: apply_retention(database))],
+        periodic=[
+            (settings.retention_interval_seconds, lambda: apply_retention(database)),
+            (FIT_INTERVAL_SECONDS, fitter.run),
+        ],
     )
 
 

@@ -1,25 +1,34 @@
-"""The learning model of a per-user agent: hierarchical Beta posteriors, Thompson choices.
+"""The learning model of a per-user agent: log-linear label effects, pooled in three levels.
 
 A surface's variants carry labels on dimensions (``offering=discount``, ``tone=urgent``)
 plus the implicit ``_variant`` dimension whose label is the variant id. A trial of a
 variant adds one trial to each of its (dimension, label) keys, a conversion one success,
 for the user and for the workspace ("population", optionally per context too).
 
-The belief about one key, from the top down:
+The rate of variant v is modelled as ``exp(base + sum of the effects of v's keys)``:
+labels multiply the rate (conversion is additive in log-odds, and at the rates of
+interest log-odds and log-rates move together). Each effect's multiplier has a Gamma
+belief, so a (key, evidence) pair updates like a Poisson count: successes on the key
+against the successes expected of it given everything else about the variants shown
+(``RateModel``, fitted by a few sweeps of coordinate updates). The per-variant records
+(``_variant`` keys) are the data; label effects are shared by every variant carrying
+the label, and a labeled variant's own key is an interaction, strongly shrunk to none.
 
-* root: the surface's pooled population rate (all its variants), so an unseen label
-  starts out like the surface's other content, worth 2 pseudo-trials;
-* population: that root updated with the key's population counts, capped at
-  ``max_prior_trials`` (with no data anywhere this is a flat Beta(1, 1));
-* user: a Beta with the population mean worth min(``prior_strength``, population
-  evidence) pseudo-trials, updated with the user's own counts;
-* contexts (day part, device, ...) with evidence move that belief by their log-odds
-  shift from the population: a context's rate is shrunk toward the population's with
-  ``context_strength`` pseudo-trials, and shifts of several contexts add up. The shift
-  applies to the user's whole posterior, not only to the prior, so that it persists
-  once the user's own (context-free) evidence outweighs the prior.
+Three levels, each the prior of the next:
 
-Pure Python and allocation-light: it runs inside the request that serves a decision.
+* population: the surface's effects over everyone (per context too: a day part's or a
+  device's departure from the population adds to every user's effects);
+* taste group: a few kinds of user (``clusters.fit`` finds them from the users' own
+  records; stored as statistics like the population's). A user belongs to each group
+  with the probability its effects give to which variants the user converted on;
+  a decision samples one group from that (sharpened) probability;
+* user: the group's (else the population's) effects as the prior, worth a few
+  pseudo-conversions, updated with the user's record.
+
+A Thompson sample of every effect ranks the variants; alternates are the next best.
+Pure Python and allocation-light: it runs inside the request that serves a decision;
+what depends only on shared statistics is cached per snapshot (the caller replaces,
+never mutates, statistics it has handed over).
 """
 
 from __future__ import annotations
@@ -27,35 +36,47 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
 from rapport.decide.intervals import beta_interval, rate_summary, uplift_interval
 
 __all__ = [
+    "CLUSTER_WEIGHT",
     "DEFAULT_POLICY",
     "VARIANT_DIMENSION",
     "Candidate",
     "Counts",
     "LabelPreference",
     "Policy",
+    "RateModel",
     "StatKey",
     "Stats",
     "beta_interval",
+    "cells_of",
     "choose",
+    "group_model",
+    "group_weight",
+    "group_weights",
     "in_holdout",
+    "memberships",
+    "population_model",
     "posterior",
     "preferences",
+    "rate_model",
     "rate_summary",
     "stat_keys",
     "uplift_interval",
 ]
 
 VARIANT_DIMENSION = "_variant"
-_ROOT_STRENGTH = 2.0  # pseudo-trials of the surface's pooled rate in a key's population prior
-_MIN_PARAMETER = 1e-6  # keeps Beta parameters valid when a prior has no weight
-_LOGIT_CLAMP = 1e-9
+# A taste group's statistics carry its weight (users, fractionally) under this key.
+CLUSTER_WEIGHT = ("_cluster", "users")
+_MIN_PARAMETER = 1e-6  # keeps Beta and Gamma parameters valid when a prior has no weight
+_FLOOR = 1e-9
+_MAX_LOG_EFFECT = 6.0  # no single key multiplies a rate by more than e^6 (~400)
+_SWEEPS = 3  # coordinate sweeps of a fit: enough to settle the few labels of a surface
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,37 +113,67 @@ def stat_keys(candidate: Candidate) -> list[StatKey]:
 
 @dataclass(frozen=True)
 class Policy:
-    """The knobs of the model; defaults chosen with ``python -m rapport.decide.simulate``.
+    """The knobs of the model; defaults chosen with ``bench/model_offline.py`` and
+    ``python -m rapport.decide.simulate``.
 
-    ``prior_strength``: pseudo-trials the population is worth in a user's prior. Users
-    differ, so a few dozen of their own trials must be able to overrule it; 12 balances
-    following the crowd (clustered tastes) against learning each user (individual ones).
-    ``context_strength``: pseudo-trials the context-free population is worth in a
-    context's rate; small, since contexts quickly gather thousands of trials.
-    ``max_prior_trials``: population counts are scaled down to at most this many trials
-    before they form priors, so years of traffic cannot make a context's (or the
-    surface's) rate immovable when tastes drift.
-    ``exploration``: Thompson samples come from the posterior with its variance scaled
-    by this factor (same mean); 1 is textbook Thompson sampling, which explores for too
-    long when each user is seen only dozens of times. 0.2 earned 30-50% more lift
-    than 1 in simulation; 0.1 earned as much on average but sometimes herded everyone
-    onto an early, wrong population favourite.
+    Strengths are pseudo-conversions of a prior: an effect's multiplier believed with
+    strength c has a spread of about 1/sqrt(c) in log terms, whatever the base rate.
+
+    ``prior_strength``: the population in a user's prior. Users differ a lot from the
+    population, so a handful of their own conversions must overrule it.
+    ``group_strength``: a taste group in the prior of a user who belongs to it; groups
+    are made of users alike, so they are worth more.
+    ``interaction_strength``: a labeled variant's departure from what its labels
+    predict; large, since such departures are rare and a few conversions are noise.
+    ``context_strength``: the population in a context's (day part, device) effects.
+    ``groups``: how many taste groups ``clusters.fit`` looks for (0: none).
+    ``group_sharpness``: a decision samples a group with probability proportional to
+    the user's membership raised to this power (1: textbook Thompson sampling, which
+    keeps trying groups a user is unlikely to belong to; 10 is nearly the likeliest).
+    ``base_strength``: how alike users' overall propensity to convert is, in
+    pseudo-conversions, when judging membership: large, so that a favourite shown
+    many times without a conversion counts against the group that favours it.
+    ``group_exploration``: the group's effects are sampled from their posterior with
+    this fraction of its variance before they become the user's prior, so what a
+    group has not tried enough stays open to trial (0: its point estimate).
+    ``exploration``: effects are sampled from Gammas with the same mean and this
+    fraction of the variance; 1 is textbook Thompson sampling, which explores for too
+    long when each user is seen only dozens of times.
+    ``max_prior_trials``: a scope's counts are scaled down to at most this many trials
+    per key before they form a prior in ``preferences``, so years of traffic cannot make
+    the population immovable when tastes drift.
     ``version`` is recorded on every assignment.
     """
 
-    prior_strength: float = 12.0
-    context_strength: float = 10.0
-    max_prior_trials: float = 1000.0
+    prior_strength: float = 2.0
+    group_strength: float = 10.0
+    interaction_strength: float = 20.0
+    context_strength: float = 5.0
+    groups: int = 6
+    group_sharpness: float = 10.0
+    base_strength: float = 30.0
+    group_exploration: float = 1.0
     exploration: float = 0.2
-    version: str = "ts-hier-1"
+    max_prior_trials: float = 1000.0
+    version: str = "loglinear-groups-1"
 
     def __post_init__(self) -> None:
-        if self.prior_strength < 0.0 or self.context_strength < 0.0:
+        strengths = (
+            self.prior_strength,
+            self.group_strength,
+            self.interaction_strength,
+            self.context_strength,
+        )
+        if min(strengths) < 0.0:
             raise ValueError("strengths must be non-negative")
         if self.max_prior_trials <= 0.0:
             raise ValueError("max_prior_trials must be positive")
         if not 0.0 < self.exploration <= 1.0:
             raise ValueError("exploration must be in (0, 1]")
+        if self.groups < 0 or self.group_sharpness <= 0.0 or self.base_strength < 0.0:
+            raise ValueError("groups, group_sharpness and base_strength must be non-negative")
+        if not 0.0 <= self.group_exploration <= 1.0:
+            raise ValueError("group_exploration must be in [0, 1]")
 
 
 DEFAULT_POLICY = Policy()
@@ -141,109 +192,407 @@ def posterior(user: Counts, prior_mean: float, prior_strength: float) -> tuple[f
     return max(alpha, _MIN_PARAMETER), max(beta, _MIN_PARAMETER)
 
 
-def _capped(counts: Counts, cap: float) -> tuple[float, float]:
-    """(trials, successes) scaled down to at most ``cap`` trials, keeping their ratio."""
-    trials = max(counts.trials, 0.0)
-    successes = min(max(counts.successes, 0.0), trials)
-    if trials > cap:
-        return cap, successes * cap / trials
-    return trials, successes
-
-
-def _logit(p: float) -> float:
-    p = min(max(p, _LOGIT_CLAMP), 1.0 - _LOGIT_CLAMP)
-    return math.log(p / (1.0 - p))
-
-
-def _shifted(p: float, shift: float) -> float:
-    return 1.0 / (1.0 + math.exp(-(_logit(p) + shift)))
-
-
-def _pooled(counts: Iterable[Counts | None]) -> Counts:
-    trials = successes = 0.0
-    for each in counts:
-        if each is not None:
-            trials += each.trials
-            successes += each.successes
-    return Counts(trials, successes)
-
-
-def _population_prior(counts: Counts | None, root: float, policy: Policy) -> tuple[float, float]:
-    """Mean and evidence (pseudo-trials) of the population's belief about one key."""
-    if counts is None:
-        return root, _ROOT_STRENGTH
-    trials, successes = _capped(counts, policy.max_prior_trials)
-    evidence = trials + _ROOT_STRENGTH
-    return (successes + _ROOT_STRENGTH * root) / evidence, evidence
-
-
-def _context_shift(mean: float, key: StatKey, contexts: Sequence[Stats], policy: Policy) -> float:
-    """The log-odds shift from the population mean of every context with evidence on a key."""
-    shift = 0.0
-    strength = policy.context_strength
-    for stats in contexts:
-        counts = stats.get(key)
-        if counts is None or counts.trials <= 0.0:
-            continue
-        trials, successes = _capped(counts, policy.max_prior_trials)
-        shift += _logit((successes + strength * mean) / (trials + strength)) - _logit(mean)
-    return shift
+# -- the rate model ----------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
-class _Beliefs:
-    """What one decision needs to compute any key's user posterior."""
+class RateModel:
+    """A fitted log-linear model of one scope's rates on one surface's candidates.
 
-    user: Stats
-    population: Stats
-    contexts: Sequence[Stats]
-    root: float
-    policy: Policy
+    ``base`` is the log-rate of a variant whose keys all have effect 0; each key's
+    multiplier exp(effect) is believed Gamma(shape, rate), whose mean is
+    ``exp(effects[key])``; ``keys[i]`` are candidate i's keys, in ``stat_keys`` order.
+    """
 
-    def posterior(self, key: StatKey) -> tuple[float, float]:
-        """The user's Beta for one key: population prior, user counts, context shift.
+    candidates: Sequence[Candidate]
+    keys: tuple[tuple[StatKey, ...], ...]
+    base: float
+    effects: dict[StatKey, float]
+    shape: dict[StatKey, float]
+    rate: dict[StatKey, float]
+    successes: float
+    trials: float
 
-        The prior is worth min(prior_strength, population evidence): a user cannot be more
-        sure of the population than the population is of itself, which is also what makes
-        the cold start a flat Beta(1, 1).
-        """
-        mean, evidence = _population_prior(self.population.get(key), self.root, self.policy)
-        strength = min(self.policy.prior_strength, evidence)
-        alpha, beta = posterior(self.user.get(key, _ZERO), mean, strength)
-        shift = _context_shift(mean, key, self.contexts, self.policy) if self.contexts else 0.0
-        if shift == 0.0:
-            return alpha, beta
-        total = alpha + beta
-        moved = _shifted(alpha / total, shift)
-        return max(moved * total, _MIN_PARAMETER), max((1.0 - moved) * total, _MIN_PARAMETER)
+    def log_rates(self) -> list[float]:
+        """Each candidate's log-rate at the posterior mean."""
+        effects = self.effects
+        return [self.base + sum(effects[key] for key in keys) for keys in self.keys]
 
 
-def _beliefs(
-    keys: Sequence[StatKey],
-    user: Stats,
-    population: Stats,
+def _cells(candidates: Sequence[Candidate], stats: Stats) -> list[tuple[int, float, float]]:
+    """(candidate index, trials, successes) of every candidate with a record."""
+    cells = []
+    for index, candidate in enumerate(candidates):
+        counts = stats.get((VARIANT_DIMENSION, candidate.variant_id))
+        if counts is not None and counts.trials > 0.0:
+            trials = counts.trials
+            cells.append((index, trials, min(max(counts.successes, 0.0), trials)))
+    return cells
+
+
+def cells_of(candidates: Sequence[Candidate], stats: Stats) -> list[tuple[int, float, float]]:
+    """(candidate index, trials, successes) of every candidate ``stats`` has a record of."""
+    return _cells(candidates, stats)
+
+
+def _candidate_keys(candidates: Sequence[Candidate]) -> tuple[tuple[StatKey, ...], ...]:
+    return tuple(tuple(stat_keys(candidate)) for candidate in candidates)
+
+
+def rate_model(
+    candidates: Sequence[Candidate],
+    stats: Stats,
+    prior: RateModel | None,
+    strength: float,
+    interaction_strength: float,
+    *,
+    keys: tuple[tuple[StatKey, ...], ...] | None = None,
+) -> RateModel:
+    """Fit the effects of ``candidates``' keys to the per-variant records in ``stats``.
+
+    Each key's multiplier has the prior Gamma(c, c / exp(prior effect)) (mean: the
+    prior's effect; c = ``strength`` for labels, ``interaction_strength`` for a labeled
+    variant's own key) and the posterior Gamma(c + S, c / exp(prior) + E): S the
+    successes of the variants carrying the key, E the successes they would have had
+    with the key's effect at 0 and everything else as currently fitted. Sweeping over
+    the keys a few times settles every effect (and the base, whose prior is the prior's
+    base worth ``strength`` too). With no prior: effects 0, base the pooled rate.
+    """
+    keys = keys if keys is not None else _candidate_keys(candidates)
+    records = _cells(candidates, stats)
+    successes = sum(cell[2] for cell in records)
+    trials = sum(cell[1] for cell in records)
+    if prior is None:
+        base0 = math.log((successes + 1.0) / (trials + 2.0))
+        prior_effects: Mapping[StatKey, float] = {}
+        prior_shape: Mapping[StatKey, float] = {}
+    else:
+        base0 = prior.base
+        prior_effects = prior.effects
+        prior_shape = prior.shape
+    effects: dict[StatKey, float] = {}
+    strengths: dict[StatKey, float] = {}
+    for candidate, own in zip(candidates, keys, strict=True):
+        for key in own:
+            if key not in effects:
+                effects[key] = prior_effects.get(key, 0.0)
+                wanted = (
+                    interaction_strength
+                    if key[0] == VARIANT_DIMENSION and candidate.labels
+                    else strength
+                )
+                # No surer of the prior than the prior is of itself: where it has little
+                # evidence, its own evidence is all it is worth.
+                strengths[key] = min(wanted, prior_shape.get(key, wanted))
+    shape = {key: max(strengths[key], _MIN_PARAMETER) for key in effects}
+    rate = {key: shape[key] / math.exp(effects[key]) for key in effects}
+    base = base0
+    # The data: each candidate's record, then what the user's label counts hold beyond
+    # this surface's records (other surfaces, retired variants), as records of the label
+    # alone, which inform the label's effect but not this surface's base.
+    cells = [(keys[index], n, w) for index, n, w in records]
+    cells += _elsewhere(stats, effects, cells)
+    if cells:
+        exp = math.exp
+        touching: dict[StatKey, list[int]] = {}
+        for position, (own, _, _) in enumerate(cells):
+            for key in own:
+                touching.setdefault(key, []).append(position)
+        linear = [sum(effects[key] for key in own) for own, _, _ in cells]
+        surface = len(records)
+        base_strength = max(strength, _MIN_PARAMETER)
+        for _ in range(_SWEEPS):
+            if surface:
+                exposure = sum(cells[i][1] * exp(linear[i]) for i in range(surface))
+                base = math.log(
+                    (base_strength + successes) / (base_strength / exp(base0) + exposure)
+                )
+            scale = exp(base)
+            for key, positions in touching.items():
+                own_effect = effects[key]
+                expected = hits = 0.0
+                for position in positions:
+                    _, cell_trials, cell_successes = cells[position]
+                    expected += cell_trials * exp(linear[position] - own_effect)
+                    hits += cell_successes
+                c = max(strengths[key], _MIN_PARAMETER)
+                posterior_shape = c + hits
+                posterior_rate = c / exp(prior_effects.get(key, 0.0)) + scale * expected
+                new = math.log(posterior_shape / posterior_rate)
+                new = min(max(new, -_MAX_LOG_EFFECT), _MAX_LOG_EFFECT)
+                shape[key], rate[key] = posterior_shape, posterior_shape / exp(new)
+                if new != own_effect:
+                    effects[key] = new
+                    for position in positions:
+                        linear[position] += new - own_effect
+    return RateModel(candidates, keys, base, effects, shape, rate, successes, trials)
+
+
+def _elsewhere(
+    stats: Stats,
+    effects: Mapping[StatKey, float],
+    cells: Sequence[tuple[tuple[StatKey, ...], float, float]],
+) -> list[tuple[tuple[StatKey, ...], float, float]]:
+    """Label evidence in ``stats`` that the candidates' records do not account for."""
+    counted: dict[StatKey, list[float]] = {}
+    for own, trials, successes in cells:
+        for key in own:
+            found = counted.get(key)
+            if found is None:
+                counted[key] = [trials, successes]
+            else:
+                found[0] += trials
+                found[1] += successes
+    extra: list[tuple[tuple[StatKey, ...], float, float]] = []
+    for key in effects:
+        if key[0] == VARIANT_DIMENSION:
+            continue
+        counts = stats.get(key)
+        if counts is None:
+            continue
+        trials, successes = counted.get(key, (0.0, 0.0))
+        more = counts.trials - trials
+        if more >= 1.0:
+            wins = min(max(counts.successes - successes, 0.0), more)
+            extra.append(((key,), more, wins))
+    return extra
+
+
+_CACHE: dict[tuple[object, ...], tuple[tuple[object, ...], object]] = {}
+_CACHE_SIZE = 256
+
+
+def _scope_model(
+    candidates: Sequence[Candidate],
+    stats: Stats,
+    prior: RateModel | None,
+    strength: float,
+    interaction_strength: float,
+) -> RateModel:
+    """``rate_model`` of shared statistics, remembered by the identity of its inputs (held
+    while remembered, so an identity cannot be reused by another object)."""
+    identity = (id(candidates), id(stats), id(prior), strength, interaction_strength)
+    found = _CACHE.get(identity)
+    if found is not None:
+        held, value = found
+        if held[0] is candidates and held[1] is stats and held[2] is prior:
+            assert isinstance(value, RateModel)
+            return value
+    model = rate_model(candidates, stats, prior, strength, interaction_strength)
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[identity] = ((candidates, stats, prior), model)
+    return model
+
+
+def population_model(
+    candidates: Sequence[Candidate], population: Stats, policy: Policy = DEFAULT_POLICY
+) -> RateModel:
+    """The population's rate model: effects as the data say (a prior worth one conversion)."""
+    return rate_model(candidates, population, None, 1.0, policy.interaction_strength)
+
+
+def group_model(
+    candidates: Sequence[Candidate], group: Stats, population: RateModel, policy: Policy
+) -> RateModel:
+    """A taste group's rate model, the population's as its prior."""
+    return rate_model(
+        candidates, group, population, policy.prior_strength, policy.interaction_strength
+    )
+
+
+def _shared(candidates: Sequence[Candidate], population: Stats, policy: Policy) -> RateModel:
+    """The population's model: effects as the data say (a prior worth one conversion)."""
+    return _scope_model(candidates, population, None, 1.0, policy.interaction_strength)
+
+
+def _context_shift(
+    candidates: Sequence[Candidate],
+    population: RateModel,
     contexts: Sequence[Stats],
     policy: Policy,
-) -> tuple[_Beliefs, float]:
-    """Beliefs rooted at the population's pooled rate over ``keys``, and the user's own.
+) -> dict[StatKey, float]:
+    """The summed departures of the contexts' effects from the population's."""
+    shift: dict[StatKey, float] = {}
+    for stats in contexts:
+        if not stats:
+            continue
+        context = _scope_model(
+            candidates, stats, population, policy.context_strength, policy.interaction_strength
+        )
+        if context.trials <= 0.0:
+            continue
+        for key, value in context.effects.items():
+            difference = value - population.effects[key]
+            if difference:
+                shift[key] = shift.get(key, 0.0) + difference
+    return shift
 
-    Every trial of a surface updates exactly one of its ``_variant`` keys (and one label
-    of each dimension it has), so pooling those keys gives the surface's totals.
+
+def _memberships(
+    rates: Sequence[list[float]],
+    weights: Sequence[float],
+    cells: Sequence[tuple[int, float, float]],
+    base_strength: float,
+) -> list[float]:
+    """log(weight) + log-likelihood of the user's record, per group (up to a constant).
+
+    Under group k the user converts on variant v at rate m * r_kv, their own propensity
+    m being Gamma(a, a) (mean 1, ``base_strength`` = a pseudo-conversions): integrated
+    out, the record's likelihood is proportional to
+    prod_v r_kv^s_v / (a + sum_v n_v r_kv)^(a + S). With a = 0 only where the user's
+    conversions fell counts (any propensity), with a large the misses count too.
     """
-    root, evidence = _population_prior(_pooled(map(population.get, keys)), 0.5, policy)
-    strength = min(policy.prior_strength, evidence)
-    alpha, beta = posterior(_pooled(map(user.get, keys)), root, strength)
-    return _Beliefs(user, population, contexts, root, policy), alpha / (alpha + beta)
+    successes = sum(cell[2] for cell in cells)
+    power = base_strength + successes
+    result = []
+    exp = math.exp
+    for log_rates, weight in zip(rates, weights, strict=True):
+        total = math.log(max(weight, _FLOOR))
+        if cells:
+            exposure = base_strength
+            for index, trials, wins in cells:
+                value = log_rates[index]
+                exposure += trials * exp(value)
+                if wins:
+                    total += wins * value
+            total -= power * math.log(exposure)
+        result.append(total)
+    return result
 
 
-def _draw(alpha: float, beta: float, rng: random.Random, exploration: float) -> tuple[float, float]:
-    """A Thompson sample of the rate, and the posterior variance a b / ((a+b)^2 (a+b+1)).
+def memberships(
+    candidates: Sequence[Candidate],
+    user: Stats,
+    rates: Sequence[list[float]],
+    weights: Sequence[float],
+    policy: Policy = DEFAULT_POLICY,
+) -> list[float]:
+    """Unnormalized log-probabilities that the user belongs to each group, given each
+    group's log-rates of ``candidates`` (``RateModel.log_rates``) and weight."""
+    return _memberships(rates, weights, _cells(candidates, user), policy.base_strength)
 
-    The sample comes from Beta(a / e, b / e): the same mean, about e times the variance.
-    """
-    total = alpha + beta
-    variance = alpha * beta / (total * total * (total + 1.0))
-    return rng.betavariate(alpha / exploration, beta / exploration), variance
+
+def _group_models(
+    candidates: Sequence[Candidate],
+    population: RateModel,
+    groups: Sequence[Stats],
+    policy: Policy,
+) -> tuple[list[RateModel], list[list[float]], list[float]]:
+    """Each group's model (the population as its prior), log-rates and weight."""
+    identity = (id(candidates), id(groups), id(population), policy.prior_strength)
+    found = _CACHE.get(identity)
+    if found is not None:
+        held, value = found
+        if held[0] is candidates and held[1] is groups and held[2] is population:
+            return value  # type: ignore[return-value]
+    models = [
+        _scope_model(candidates, g, population, policy.prior_strength, policy.interaction_strength)
+        for g in groups
+    ]
+    value = (models, [m.log_rates() for m in models], [group_weight(g) for g in groups])
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[identity] = ((candidates, groups, population), value)
+    return value
+
+
+def group_weight(group: Stats) -> float:
+    """A group's weight: the (fractional) number of users in it."""
+    return max(group.get(CLUSTER_WEIGHT, _ZERO).trials, _FLOOR)
+
+
+def group_weights(
+    candidates: Sequence[Candidate],
+    user: Stats,
+    population: Stats,
+    groups: Sequence[Stats],
+    policy: Policy = DEFAULT_POLICY,
+) -> list[float]:
+    """How likely the user belongs to each taste group, judged on ``candidates``."""
+    if not groups:
+        return []
+    shared = _shared(candidates, population, policy)
+    _, rates, weights = _group_models(candidates, shared, groups, policy)
+    logs = _memberships(rates, weights, _cells(candidates, user), policy.base_strength)
+    return _normalized(logs)
+
+
+def _normalized(logs: Sequence[float]) -> list[float]:
+    top = max(logs)
+    weights = [math.exp(x - top) for x in logs]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def _user_model(
+    candidates: Sequence[Candidate],
+    user: Stats,
+    population: Stats,
+    groups: Sequence[Stats],
+    policy: Policy,
+    rng: random.Random | None,
+) -> tuple[RateModel, RateModel]:
+    """The user's fitted model, and the population's; the group is sampled (``rng``) or,
+    without one, the most likely."""
+    shared = _shared(candidates, population, policy)
+    prior, strength = shared, policy.prior_strength
+    cells = _cells(candidates, user)
+    if groups:
+        models, rates, weights = _group_models(candidates, shared, groups, policy)
+        membership = _normalized(_memberships(rates, weights, cells, policy.base_strength))
+        if rng is None:
+            chosen = max(range(len(membership)), key=membership.__getitem__)
+        else:
+            sharp = [w**policy.group_sharpness for w in membership]
+            chosen = rng.choices(range(len(models)), sharp)[0]
+        prior, strength = models[chosen], policy.group_strength
+        if rng is not None and policy.group_exploration > 0.0:
+            prior = _sampled(prior, rng, policy.group_exploration)
+    if not user:
+        return _as_prior(prior, strength, policy), shared
+    fitted = rate_model(
+        candidates, user, prior, strength, policy.interaction_strength, keys=shared.keys
+    )
+    return fitted, shared
+
+
+def _sampled(model: RateModel, rng: random.Random, exploration: float) -> RateModel:
+    """``model`` with its effects replaced by a Thompson sample of them (variance scaled by
+    ``exploration``): what a group has not tried enough stays open to trial."""
+    gamma = rng.gammavariate
+    effects = {
+        key: math.log(
+            max(gamma(model.shape[key] / exploration, exploration / model.rate[key]), _FLOOR)
+        )
+        for key in model.effects
+    }
+    return RateModel(
+        model.candidates,
+        model.keys,
+        model.base,
+        effects,
+        model.shape,
+        model.rate,
+        model.successes,
+        model.trials,
+    )
+
+
+def _as_prior(model: RateModel, strength: float, policy: Policy) -> RateModel:
+    """``model``'s effects believed with ``strength`` (a user with no record yet)."""
+    shape: dict[StatKey, float] = {}
+    rate: dict[StatKey, float] = {}
+    for candidate, keys in zip(model.candidates, model.keys, strict=True):
+        for key in keys:
+            c = (
+                policy.interaction_strength
+                if key[0] == VARIANT_DIMENSION and candidate.labels
+                else strength
+            )
+            c = max(min(c, model.shape[key]), _MIN_PARAMETER)
+            shape[key], rate[key] = c, c / math.exp(model.effects[key])
+    return RateModel(model.candidates, model.keys, model.base, model.effects, shape, rate, 0.0, 0.0)
 
 
 def choose(
@@ -254,59 +603,41 @@ def choose(
     *,
     rng: random.Random,
     policy: Policy = DEFAULT_POLICY,
+    groups: Sequence[Stats] = (),
 ) -> list[tuple[str, float]]:
     """Rank the candidates by a Thompson sample of each one's conversion rate, best first.
 
-    Each (dimension, label) posterior is sampled once per decision and shared by every
-    variant carrying that label (one draw of the whole parameter vector). A variant's
-    score combines two estimates of its rate:
-
-    * additive: r + sum over its labels of (sample - r), r being the user's overall rate
-      on the surface: under additive effects a label's rate is r plus its effect;
-    * direct: the sample of its own ``_variant`` posterior.
-
-    They are averaged with inverse-variance weights (for the additive one, the sum of its
-    labels' posterior variances): labels, which pool many more trials, lead while the
-    variant's own record is thin; a variant whose record departs from what its labels
-    predict (an interaction) takes over as that record grows. A variant without labels
-    is scored by its own posterior alone. Scores are rates, possibly slightly outside
-    [0, 1] since effects are added.
+    Every key's multiplier is sampled once per decision (one draw of the whole parameter
+    vector) from Gamma(shape / e, rate / e), e = ``policy.exploration``: the user's
+    posterior mean with e times its variance. A variant's sampled rate is the user's base
+    times its keys' sampled multipliers times the contexts' shifts. ``groups`` are the
+    taste groups' statistics (``clusters.fit``); none: the population is the prior.
     """
     if not candidates:
         return []
-    variant_keys = [(VARIANT_DIMENSION, candidate.variant_id) for candidate in candidates]
-    beliefs, reference = _beliefs(variant_keys, user, population, context_population, policy)
-    draws: dict[StatKey, tuple[float, float]] = {}
-
-    def sample(key: StatKey) -> tuple[float, float]:
-        drawn = draws.get(key)
-        if drawn is None:
-            drawn = draws[key] = _draw(*beliefs.posterior(key), rng, policy.exploration)
-        return drawn
-
-    scored = [(c.variant_id, _score(c, reference, sample)) for c in candidates]
+    fitted, shared = _user_model(candidates, user, population, groups, policy, rng)
+    shift = _context_shift(candidates, shared, context_population, policy)
+    exploration = policy.exploration
+    gamma = rng.gammavariate
+    log = math.log
+    shape, rate = fitted.shape, fitted.rate
+    sampled: dict[StatKey, float] = {}
+    for keys in fitted.keys:
+        for key in keys:
+            if key not in sampled:
+                draw = gamma(shape[key] / exploration, exploration / rate[key])
+                sampled[key] = log(max(draw, _FLOOR)) + shift.get(key, 0.0)
+    base = fitted.base
+    scored = [
+        (c.variant_id, math.exp(min(base + sum(sampled[key] for key in keys), 50.0)))
+        for c, keys in zip(candidates, fitted.keys, strict=True)
+    ]
     scored.sort(key=_second, reverse=True)
     return scored
 
 
 def _second(item: tuple[str, float]) -> float:
     return item[1]
-
-
-def _score(
-    candidate: Candidate, reference: float, sample: Callable[[StatKey], tuple[float, float]]
-) -> float:
-    """The inverse-variance combination of the additive and the direct estimate."""
-    direct, direct_variance = sample((VARIANT_DIMENSION, candidate.variant_id))
-    if not candidate.labels:
-        return direct
-    additive, additive_variance = reference, 0.0
-    for key in candidate.labels.items():
-        value, variance = sample(key)
-        additive += value - reference
-        additive_variance += variance
-    total = additive_variance + direct_variance
-    return (additive * direct_variance + direct * additive_variance) / total
 
 
 def in_holdout(workspace_id: str, surface_id: str, subject: str, percent: float) -> bool:
@@ -325,6 +656,9 @@ def in_holdout(workspace_id: str, surface_id: str, subject: str, percent: float)
     return int.from_bytes(digest[:8], "big") * 100.0 / 2.0**64 < percent
 
 
+# -- explanations ------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class LabelPreference:
     """What the agent believes of one label for one user (for "why this variant")."""
@@ -339,23 +673,84 @@ class LabelPreference:
     population_mean: float
 
 
+_ROOT_STRENGTH = 2.0  # pseudo-trials of a dimension's pooled rate in a label's prior
+
+
+def _capped(counts: Counts | None, cap: float) -> tuple[float, float]:
+    """(trials, successes) scaled down to at most ``cap`` trials, keeping their ratio."""
+    if counts is None:
+        return 0.0, 0.0
+    trials = max(counts.trials, 0.0)
+    successes = min(max(counts.successes, 0.0), trials)
+    if trials > cap:
+        return cap, successes * cap / trials
+    return trials, successes
+
+
+def _pooled(counts: Iterable[Counts | None]) -> Counts:
+    trials = successes = 0.0
+    for each in counts:
+        if each is not None:
+            trials += each.trials
+            successes += each.successes
+    return Counts(trials, successes)
+
+
+def _label_prior(counts: Counts | None, root: float, cap: float) -> tuple[float, float]:
+    """Mean and evidence (pseudo-trials) of a scope's belief about one label."""
+    trials, successes = _capped(counts, cap)
+    return (successes + _ROOT_STRENGTH * root) / (trials + _ROOT_STRENGTH), trials + _ROOT_STRENGTH
+
+
 def preferences(
     user: Stats,
     population: Stats,
     dimensions: Mapping[str, Sequence[str]],
     policy: Policy = DEFAULT_POLICY,
+    group: Stats | None = None,
 ) -> list[LabelPreference]:
-    """The user's posterior for every label: mean, 95% credible interval, own evidence.
+    """The user's belief about every label: mean rate, 95% credible interval, evidence.
 
-    Dimensions come in the given order; within one, labels from most to least preferred.
-    No context applies: this is the agent's standing belief about the user. Each
-    dimension is rooted at the population's pooled rate over its listed labels.
+    Per label a Beta: the prior is the label's rate in the user's taste ``group`` when
+    given (the group the agent places them in), else in the population, worth
+    ``prior_strength`` (or ``group_strength``) pseudo-conversions, capped by that
+    scope's own evidence; the user's counts on the label update it. Dimensions come in
+    the given order; within one, labels from most to least preferred.
     """
     result: list[LabelPreference] = []
     for dimension, labels in dimensions.items():
         keys = [(dimension, label) for label in labels]
-        beliefs, _ = _beliefs(keys, user, population, (), policy)
-        rows = [_preference(key, beliefs) for key in keys]
+        root, _ = _label_prior(_pooled(map(population.get, keys)), 0.5, policy.max_prior_trials)
+        group_root = (
+            _label_prior(_pooled(map(group.get, keys)), root, policy.max_prior_trials)[0]
+            if group is not None
+            else root
+        )
+        rows = []
+        for key in keys:
+            population_mean, evidence = _label_prior(
+                population.get(key), root, policy.max_prior_trials
+            )
+            mean, strength = population_mean, policy.prior_strength
+            if group is not None:
+                mean, evidence = _label_prior(group.get(key), group_root, policy.max_prior_trials)
+                strength = policy.group_strength
+            pseudo_trials = min(strength / max(mean, _FLOOR), evidence)
+            own = user.get(key, _ZERO)
+            alpha, beta = posterior(own, mean, pseudo_trials)
+            low, high = beta_interval(alpha, beta)
+            rows.append(
+                LabelPreference(
+                    dimension=dimension,
+                    label=key[1],
+                    mean=alpha / (alpha + beta),
+                    low=low,
+                    high=high,
+                    trials=own.trials,
+                    successes=own.successes,
+                    population_mean=population_mean,
+                )
+            )
         rows.sort(key=_mean, reverse=True)
         result.extend(rows)
     return result
@@ -363,22 +758,3 @@ def preferences(
 
 def _mean(preference: LabelPreference) -> float:
     return preference.mean
-
-
-def _preference(key: StatKey, beliefs: _Beliefs) -> LabelPreference:
-    own = beliefs.user.get(key, _ZERO)
-    population_mean, _ = _population_prior(
-        beliefs.population.get(key), beliefs.root, beliefs.policy
-    )
-    alpha, beta = beliefs.posterior(key)
-    low, high = beta_interval(alpha, beta)
-    return LabelPreference(
-        dimension=key[0],
-        label=key[1],
-        mean=alpha / (alpha + beta),
-        low=low,
-        high=high,
-        trials=own.trials,
-        successes=own.successes,
-        population_mean=population_mean,
-    )
