@@ -121,7 +121,7 @@ class RapportModel:
         if self.policy.groups >= 2 and self.rounds % self.refit_every == 0:
             started = time.perf_counter()
             users = [stats for name, stats in self.scopes.items() if name.startswith("u")]
-            self.groups = clusters.fit(
+            fitted = clusters.fit(
                 users,
                 CANDIDATES,
                 self.scopes["*"],
@@ -129,6 +129,8 @@ class RapportModel:
                 previous=self.groups,
                 policy=self.policy,
             )
+            if fitted is not None:
+                self.groups = fitted
             self.fit_seconds += time.perf_counter() - started
 
 

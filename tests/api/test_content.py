@@ -241,15 +241,27 @@ def test_a_new_user_starts_from_the_population(
 def test_taste_groups_are_fitted_stored_and_explained(
     admin: httpx.Client, content: Content, ingest: Ingest, db: Database, workspace: Workspace
 ) -> None:
-    """Two kinds of users (urgent fans and playful fans); a fitter working on the database
-    alone, as another worker would, finds the kinds; the server reads them from there."""
+    """Two kinds of users (urgent fans buy on urgent copy, the others on playful copy);
+    a fitter working on the database alone, as another worker would, finds the kinds;
+    the server reads them from there. The users' records are written as feedback would
+    write them, so what they hold does not depend on what the agents chose to show."""
     surface = admin.post("/api/surfaces", json=four_tones()).json()
     fans = {f"{tone}-fan-{n}": tone for tone in ("urgent", "playful") for n in range(8)}
-    for _ in range(8):
-        for user, tone in fans.items():
-            item = content.one(user, surface["id"])
-            feedback(ingest, user, item, converted=item["variant"]["labels"]["tone"] == tone)
-        ingest.processed()
+    events = [{"contact_id": user, "event_name": "visit", "timestamp": NOW()} for user in fans]
+    assert ingest.aampe("/v1/events", events).status_code == 202
+    ingest.processed()
+    increments: dict[tuple[str, str, str], tuple[float, float]] = {}
+    for user, liked in fans.items():
+        profile = admin.get("/api/profiles", params={"identity": user}).json()["data"][0]
+        for variant in surface["variants"]:
+            tone = variant["labels"]["tone"]
+            wins = 3.0 if tone == liked else 0.0
+            for scope in (profile["id"], storage.POPULATION):
+                for key in (("_variant", variant["id"]), ("tone", tone)):
+                    before = increments.get((scope, *key), (0.0, 0.0))
+                    increments[(scope, *key)] = (before[0] + 6.0, before[1] + wins)
+    with db.begin() as conn:
+        storage.add_stats(conn, workspace.id, increments, NOW())
     fitter = GroupFitter(db, Feedback(Catalog()), Catalog(), Policy(groups=2))
     assert fitter.fit(workspace.id)
     with db.read() as conn:

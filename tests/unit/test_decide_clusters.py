@@ -67,6 +67,7 @@ def test_the_fit_finds_the_planted_kinds() -> None:
     kinds, users = _world()
     population = _population(users)
     groups = clusters.fit(users, CANDIDATES, population, k=2, policy=DEFAULT_POLICY)
+    assert groups is not None
     assert len(groups) == 2
     assert sum(g[CLUSTER_WEIGHT].trials for g in groups) > 0.9 * len(users)
     placed: Counter[tuple[str, int]] = Counter()
@@ -84,20 +85,30 @@ def test_the_fit_is_deterministic_and_needs_evidence() -> None:
     _, users = _world(seed=2)
     population = _population(users)
     first = clusters.fit(users, CANDIDATES, population, k=3, policy=DEFAULT_POLICY)
+    assert first
     assert clusters.fit(users, CANDIDATES, population, k=3, policy=DEFAULT_POLICY) == first
     # Too few users with a conversion to tell anyone apart; or no groups wanted.
-    assert clusters.fit(users[:5], CANDIDATES, population, k=3, policy=DEFAULT_POLICY) == []
-    assert clusters.fit(users, CANDIDATES, population, k=1, policy=DEFAULT_POLICY) == []
+    assert clusters.fit(users[:5], CANDIDATES, population, k=3, policy=DEFAULT_POLICY) is None
+    assert clusters.fit(users, CANDIDATES, population, k=1, policy=DEFAULT_POLICY) is None
     # Starting from the previous fit keeps the groups where they were.
     again = clusters.fit(users, CANDIDATES, population, k=3, previous=first, policy=DEFAULT_POLICY)
     for before, after in zip(first, again, strict=True):
         assert abs(before[CLUSTER_WEIGHT].trials - after[CLUSTER_WEIGHT].trials) < 6
 
 
+def test_no_groups_where_users_are_all_alike() -> None:
+    """Groups must earn their place: with one kind of user, splitting them only fits noise."""
+    rng = random.Random(5)
+    users = [_user("urgent", 60, rng) for _ in range(120)]
+    population = _population(users)
+    assert clusters.fit(users, CANDIDATES, population, k=4, policy=DEFAULT_POLICY) == []
+
+
 def test_a_user_with_little_evidence_borrows_from_their_group() -> None:
     _, users = _world(seed=3)
     population = _population(users)  # half like urgent, half friendly: no overall favourite
     groups = clusters.fit(users, CANDIDATES, population, k=2, policy=DEFAULT_POLICY)
+    assert groups
     # A new user converted once, on urgent copy, and missed twice elsewhere.
     newcomer: dict[StatKey, Counts] = {}
     urgent = [c for c in CANDIDATES if c.labels["tone"] == "urgent"]
@@ -130,6 +141,7 @@ def test_preferences_lean_on_the_group() -> None:
     _, users = _world(seed=4)
     population = _population(users)
     groups = clusters.fit(users, CANDIDATES, population, k=2, policy=DEFAULT_POLICY)
+    assert groups
     newcomer: dict[StatKey, Counts] = {}
     _record(newcomer, next(c for c in CANDIDATES if c.labels["tone"] == "friendly"), True)
     weights = group_weights(CANDIDATES, newcomer, population, groups)

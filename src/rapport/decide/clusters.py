@@ -181,12 +181,14 @@ def fit(
     iterations: int = 10,
     restarts: int = 3,
     policy: Policy,
-) -> list[dict[StatKey, Counts]]:
-    """The groups' statistics (empty when there are too few users with a conversion to
-    tell anyone apart)."""
+) -> list[dict[StatKey, Counts]] | None:
+    """The groups' statistics; none (an empty list) when groups explain the users'
+    records no better than the population does, by ``policy.group_min_gain`` nats per
+    user (tastes are individual, or not yet clear); None when there are too few users
+    with a conversion to tell anyone apart."""
     evidence = [u for u in users if _successes(u) >= MIN_SUCCESSES]
     if k < 2 or len(evidence) < 5 * k:
-        return []
+        return None
     rng = random.Random(len(evidence))
     starts: list[Sequence[Stats]] = [_kmeans_start(evidence, k, rng) for _ in range(restarts)]
     if len(previous) == k:
@@ -197,4 +199,8 @@ def fit(
         groups, total = _em(evidence, candidates, population, start, iterations, policy)
         if total > best_fit:
             best, best_fit = groups, total
+    everyone = _groups(evidence, [[1.0]] * len(evidence), 1)
+    _, alone = _em(evidence, candidates, population, everyone, 1, policy)
+    if best_fit - alone < policy.group_min_gain * len(evidence):
+        return []
     return best

@@ -53,7 +53,8 @@ class GroupFitter:
         return fitted
 
     def fit(self, workspace_id: str) -> bool:
-        """Fit and store one workspace's groups; whether there were any to store."""
+        """Fit and store one workspace's groups (none, if they do not explain the users
+        better than the population); whether there was enough evidence to fit."""
         started = time.perf_counter()
         with self.database.read() as conn:
             plans = self.catalog.plans(conn, workspace_id)
@@ -71,7 +72,7 @@ class GroupFitter:
             previous=storage.groups_of(population),
             policy=self.policy,
         )
-        if not groups:
+        if groups is None:
             # Too few users with evidence (for now): whatever is stored stays.
             log.debug(
                 "taste groups not fitted: too little evidence",

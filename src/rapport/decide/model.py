@@ -127,6 +127,9 @@ class Policy:
     predict; large, since such departures are rare and a few conversions are noise.
     ``context_strength``: the population in a context's (day part, device) effects.
     ``groups``: how many taste groups ``clusters.fit`` looks for (0: none).
+    ``group_min_gain``: groups are kept only if they make the users' records likelier
+    than the population does by this many nats per user (more than overfitting buys:
+    where tastes are individual, a group prior would only mislead).
     ``group_sharpness``: a decision samples a group with probability proportional to
     the user's membership raised to this power (1: textbook Thompson sampling, which
     keeps trying groups a user is unlikely to belong to; 10 is nearly the likeliest).
@@ -150,6 +153,7 @@ class Policy:
     interaction_strength: float = 20.0
     context_strength: float = 5.0
     groups: int = 6
+    group_min_gain: float = 0.05
     group_sharpness: float = 10.0
     base_strength: float = 30.0
     group_exploration: float = 1.0
