@@ -145,13 +145,13 @@ def _em(
     """EM from ``groups``: the groups after it and the data's log-likelihood at the
     last E step."""
     k = len(groups)
-    shared = population_model(candidates, population, policy)
+    shared = population_model(candidates, population)
     current = [dict(g) for g in groups]
     total = -math.inf
     models: list[RateModel] = []
     by_user: list[list[float]] = []
     for _ in range(max(iterations, 1)):
-        models = [group_model(candidates, g, shared, policy) for g in current]
+        models = [group_model(candidates, g, shared) for g in current]
         rates = [m.log_rates() for m in models]
         weights = [max(g[CLUSTER_WEIGHT].trials, 1e-3) for g in current]
         by_user = []

@@ -1,34 +1,41 @@
-"""The learning model of a per-user agent: log-linear label effects, pooled in three levels.
+"""The learning model of a per-user agent: hierarchical priors, taste groups, Thompson
+choices.
 
 A surface's variants carry labels on dimensions (``offering=discount``, ``tone=urgent``)
 plus the implicit ``_variant`` dimension whose label is the variant id. A trial of a
 variant adds one trial to each of its (dimension, label) keys, a conversion one success,
 for the user and for the workspace ("population", optionally per context too).
 
-The rate of variant v is modelled as ``exp(base + sum of the effects of v's keys)``:
-labels multiply the rate (conversion is additive in log-odds, and at the rates of
-interest log-odds and log-rates move together). Each effect's multiplier has a Gamma
-belief, so a (key, evidence) pair updates like a Poisson count: successes on the key
-against the successes expected of it given everything else about the variants shown
-(``RateModel``, fitted by a few sweeps of coordinate updates). The per-variant records
-(``_variant`` keys) are the data; label effects are shared by every variant carrying
-the label, and a labeled variant's own key is an interaction, strongly shrunk to none.
+Without taste groups (``_choose_from_population``), the belief about one key, from the
+top down:
 
-Three levels, each the prior of the next:
+* root: the surface's pooled population rate (all its variants), so an unseen label
+  starts out like the surface's other content, worth 2 pseudo-trials;
+* population: that root updated with the key's population counts, capped at
+  ``max_prior_trials`` (with no data anywhere this is a flat Beta(1, 1));
+* user: a Beta with the population mean worth min(``prior_strength``, population
+  evidence) pseudo-trials, updated with the user's own counts;
+* contexts (day part, device, ...) with evidence move that belief by their log-odds
+  shift from the population: a context's rate is shrunk toward the population's with
+  ``context_strength`` pseudo-trials, and shifts of several contexts add up. The shift
+  applies to the user's whole posterior, not only to the prior, so that it persists
+  once the user's own (context-free) evidence outweighs the prior.
 
-* population: the surface's effects over everyone (per context too: a day part's or a
-  device's departure from the population adds to every user's effects);
-* taste group: a few kinds of user (``clusters.fit`` finds them from the users' own
-  records; stored as statistics like the population's). A user belongs to each group
-  with the probability its effects give to which variants the user converted on;
-  a decision samples one group from that (sharpened) probability;
-* user: the group's (else the population's) effects as the prior, worth a few
-  pseudo-conversions, updated with the user's record.
+With taste groups (``clusters.fit`` finds a few kinds of user in their own records and
+keeps them only where they explain the records better than the population does; they
+are stored like the population's statistics), users alike are pooled
+(``_choose_in_group``): a variant's rate is modelled as a base times one multiplier per
+label (``rate_model``: Gamma beliefs, updated by the successes of the variants carrying
+the label against the successes expected of them), fitted on per-variant records. The
+user belongs to each group with the probability its rates give to the user's record
+(conversions and misses); a decision samples a group from that sharpened membership,
+samples the group's effects (so what a group has not tried enough stays open), and
+uses them as the user's prior, worth ``group_strength`` pseudo-conversions; the user's
+own record updates it, and the contexts' departures from the population add up.
 
-A Thompson sample of every effect ranks the variants; alternates are the next best.
 Pure Python and allocation-light: it runs inside the request that serves a decision;
-what depends only on shared statistics is cached per snapshot (the caller replaces,
-never mutates, statistics it has handed over).
+what depends only on shared statistics (the groups' models) is cached per snapshot (the
+caller replaces, never mutates, statistics it has handed over).
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -54,7 +61,6 @@ __all__ = [
     "StatKey",
     "Stats",
     "beta_interval",
-    "cells_of",
     "choose",
     "group_model",
     "group_weight",
@@ -73,10 +79,15 @@ __all__ = [
 VARIANT_DIMENSION = "_variant"
 # A taste group's statistics carry its weight (users, fractionally) under this key.
 CLUSTER_WEIGHT = ("_cluster", "users")
+_ROOT_STRENGTH = 2.0  # pseudo-trials of the surface's pooled rate in a key's population prior
+_GROUP_ROOT_STRENGTH = 5.0  # pseudo-trials of the population's rate in a group's
+_GROUP_FIT_STRENGTH = 2.0  # pseudo-conversions of the population in a group's rate model
 _MIN_PARAMETER = 1e-6  # keeps Beta and Gamma parameters valid when a prior has no weight
+_LOGIT_CLAMP = 1e-9
 _FLOOR = 1e-9
 _MAX_LOG_EFFECT = 6.0  # no single key multiplies a rate by more than e^6 (~400)
 _SWEEPS = 3  # coordinate sweeps of a fit: enough to settle the few labels of a surface
+_INTERACTION_STRENGTH = 20.0  # pseudo-conversions: a labeled variant is what its labels say
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,20 +127,28 @@ class Policy:
     """The knobs of the model; defaults chosen with ``bench/model_offline.py`` and
     ``python -m rapport.decide.simulate``.
 
-    Strengths are pseudo-conversions of a prior: an effect's multiplier believed with
-    strength c has a spread of about 1/sqrt(c) in log terms, whatever the base rate.
-
-    ``prior_strength``: the population in a user's prior. Users differ a lot from the
-    population, so a handful of their own conversions must overrule it.
-    ``group_strength``: a taste group in the prior of a user who belongs to it; groups
-    are made of users alike, so they are worth more.
-    ``interaction_strength``: a labeled variant's departure from what its labels
-    predict; large, since such departures are rare and a few conversions are noise.
-    ``context_strength``: the population in a context's (day part, device) effects.
+    ``prior_strength``: pseudo-trials the population is worth in a user's prior. Users
+    differ, so a few dozen of their own trials must be able to overrule it; 12 balances
+    following the crowd (clustered tastes) against learning each user (individual ones).
+    ``context_strength``: pseudo-trials the context-free population is worth in a
+    context's rate; small, since contexts quickly gather thousands of trials.
+    ``max_prior_trials``: population counts are scaled down to at most this many trials
+    before they form priors, so years of traffic cannot make a context's (or the
+    surface's) rate immovable when tastes drift.
+    ``exploration``: Thompson samples come from the posterior with its variance scaled
+    by this factor (same mean); 1 is textbook Thompson sampling, which explores for too
+    long when each user is seen only dozens of times.
     ``groups``: how many taste groups ``clusters.fit`` looks for (0: none).
     ``group_min_gain``: groups are kept only if they make the users' records likelier
     than the population does by this many nats per user (more than overfitting buys:
     where tastes are individual, a group prior would only mislead).
+    ``group_strength``: pseudo-conversions a taste group's effects are worth in the
+    prior of a user placed in it (capped by the group's own evidence): an effect
+    believed with strength c has a spread of about 1/sqrt(c) in log terms.
+    ``group_context_strength``: pseudo-conversions of the population in a context's
+    effects, when groups are in use.
+    ``interaction_strength``: pseudo-conversions: how sure a labeled variant is to be
+    what its labels say (its own departure from them is rare, a few conversions noise).
     ``group_sharpness``: a decision samples a group with probability proportional to
     the user's membership raised to this power (1: textbook Thompson sampling, which
     keeps trying groups a user is unlikely to belong to; 10 is nearly the likeliest).
@@ -139,34 +158,30 @@ class Policy:
     ``group_exploration``: the group's effects are sampled from their posterior with
     this fraction of its variance before they become the user's prior, so what a
     group has not tried enough stays open to trial (0: its point estimate).
-    ``exploration``: effects are sampled from Gammas with the same mean and this
-    fraction of the variance; 1 is textbook Thompson sampling, which explores for too
-    long when each user is seen only dozens of times.
-    ``max_prior_trials``: a scope's counts are scaled down to at most this many trials
-    per key before they form a prior in ``preferences``, so years of traffic cannot make
-    the population immovable when tastes drift.
     ``version`` is recorded on every assignment.
     """
 
-    prior_strength: float = 2.0
-    group_strength: float = 10.0
-    interaction_strength: float = 20.0
-    context_strength: float = 5.0
+    prior_strength: float = 12.0
+    context_strength: float = 10.0
+    max_prior_trials: float = 1000.0
+    exploration: float = 0.2
     groups: int = 6
     group_min_gain: float = 0.05
+    group_strength: float = 10.0
+    group_context_strength: float = 5.0
+    interaction_strength: float = 20.0
     group_sharpness: float = 10.0
     base_strength: float = 30.0
     group_exploration: float = 1.0
-    exploration: float = 0.2
-    max_prior_trials: float = 1000.0
-    version: str = "loglinear-groups-1"
+    version: str = "ts-groups-1"
 
     def __post_init__(self) -> None:
         strengths = (
             self.prior_strength,
-            self.group_strength,
-            self.interaction_strength,
             self.context_strength,
+            self.group_strength,
+            self.group_context_strength,
+            self.interaction_strength,
         )
         if min(strengths) < 0.0:
             raise ValueError("strengths must be non-negative")
@@ -194,6 +209,142 @@ def posterior(user: Counts, prior_mean: float, prior_strength: float) -> tuple[f
     alpha = prior_strength * prior_mean + successes
     beta = prior_strength * (1.0 - prior_mean) + trials - successes
     return max(alpha, _MIN_PARAMETER), max(beta, _MIN_PARAMETER)
+
+
+def _capped(counts: Counts, cap: float) -> tuple[float, float]:
+    """(trials, successes) scaled down to at most ``cap`` trials, keeping their ratio."""
+    trials = max(counts.trials, 0.0)
+    successes = min(max(counts.successes, 0.0), trials)
+    if trials > cap:
+        return cap, successes * cap / trials
+    return trials, successes
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, _LOGIT_CLAMP), 1.0 - _LOGIT_CLAMP)
+    return math.log(p / (1.0 - p))
+
+
+def _shifted(p: float, shift: float) -> float:
+    return 1.0 / (1.0 + math.exp(-(_logit(p) + shift)))
+
+
+def _pooled(counts: Iterable[Counts | None]) -> Counts:
+    trials = successes = 0.0
+    for each in counts:
+        if each is not None:
+            trials += each.trials
+            successes += each.successes
+    return Counts(trials, successes)
+
+
+def _population_prior(counts: Counts | None, root: float, policy: Policy) -> tuple[float, float]:
+    """Mean and evidence (pseudo-trials) of the population's belief about one key."""
+    if counts is None:
+        return root, _ROOT_STRENGTH
+    trials, successes = _capped(counts, policy.max_prior_trials)
+    evidence = trials + _ROOT_STRENGTH
+    return (successes + _ROOT_STRENGTH * root) / evidence, evidence
+
+
+def _context_shift(mean: float, key: StatKey, contexts: Sequence[Stats], policy: Policy) -> float:
+    """The log-odds shift from the population mean of every context with evidence on a key."""
+    shift = 0.0
+    strength = policy.context_strength
+    for stats in contexts:
+        counts = stats.get(key)
+        if counts is None or counts.trials <= 0.0:
+            continue
+        trials, successes = _capped(counts, policy.max_prior_trials)
+        shift += _logit((successes + strength * mean) / (trials + strength)) - _logit(mean)
+    return shift
+
+
+@dataclass(frozen=True, slots=True)
+class _Beliefs:
+    """What one decision needs to compute any key's user posterior."""
+
+    user: Stats
+    population: Stats
+    contexts: Sequence[Stats]
+    root: float
+    policy: Policy
+    group: Stats | None = None
+    # Samples the group's rates (group-level Thompson sampling) when given.
+    rng: random.Random | None = None
+
+    def prior(self, key: StatKey) -> tuple[float, float, float]:
+        """The user's prior for one key: mean, strength (pseudo-trials), population mean.
+
+        From the population, worth min(prior_strength, population evidence): a user
+        cannot be more sure of the population than the population is of itself, which is
+        also what makes the cold start a flat Beta(1, 1). From a taste group, the group's
+        rate shrunk toward the population's, worth up to ``group_strength`` (and no more
+        than the group's own evidence).
+        """
+        policy = self.policy
+        mean, evidence = _population_prior(self.population.get(key), self.root, policy)
+        strength = min(policy.prior_strength, evidence)
+        if self.group is None:
+            return mean, strength, mean
+        trials, successes = _capped(self.group.get(key) or _ZERO, policy.max_prior_trials)
+        alpha = successes + _GROUP_ROOT_STRENGTH * mean
+        beta = trials - successes + _GROUP_ROOT_STRENGTH * (1.0 - mean)
+        if self.rng is not None and policy.group_exploration > 0.0:
+            scale = policy.group_exploration
+            own = self.rng.betavariate(
+                max(alpha / scale, _MIN_PARAMETER), max(beta / scale, _MIN_PARAMETER)
+            )
+        else:
+            own = alpha / (alpha + beta)
+        pseudo_trials = policy.group_strength / max(own, _FLOOR)
+        return own, max(strength, min(pseudo_trials, trials)), mean
+
+    def posterior(self, key: StatKey) -> tuple[float, float]:
+        """The user's Beta for one key: prior, user counts, context shift."""
+        mean, strength, population_mean = self.prior(key)
+        alpha, beta = posterior(self.user.get(key, _ZERO), mean, strength)
+        shift = (
+            _context_shift(population_mean, key, self.contexts, self.policy)
+            if self.contexts
+            else 0.0
+        )
+        if shift == 0.0:
+            return alpha, beta
+        total = alpha + beta
+        moved = _shifted(alpha / total, shift)
+        return max(moved * total, _MIN_PARAMETER), max((1.0 - moved) * total, _MIN_PARAMETER)
+
+
+def _beliefs(
+    keys: Sequence[StatKey],
+    user: Stats,
+    population: Stats,
+    contexts: Sequence[Stats],
+    policy: Policy,
+    group: Stats | None = None,
+    rng: random.Random | None = None,
+) -> tuple[_Beliefs, float]:
+    """Beliefs rooted at the population's pooled rate over ``keys``, and the user's own.
+
+    Every trial of a surface updates exactly one of its ``_variant`` keys (and one label
+    of each dimension it has), so pooling those keys gives the surface's totals.
+    """
+    root, evidence = _population_prior(_pooled(map(population.get, keys)), 0.5, policy)
+    strength = min(policy.prior_strength, evidence)
+    alpha, beta = posterior(_pooled(map(user.get, keys)), root, strength)
+    beliefs = _Beliefs(user, population, contexts, root, policy, group, rng)
+    return beliefs, alpha / (alpha + beta)
+
+
+def _draw(alpha: float, beta: float, rng: random.Random, exploration: float) -> tuple[float, float]:
+    """A Thompson sample of the rate, and the posterior variance a b / ((a+b)^2 (a+b+1)).
+
+    The sample comes from Beta(a / e, b / e): the same mean, about e times the variance.
+    """
+    total = alpha + beta
+    variance = alpha * beta / (total * total * (total + 1.0))
+    return rng.betavariate(alpha / exploration, beta / exploration), variance
 
 
 # -- the rate model ----------------------------------------------------------------------
@@ -389,48 +540,18 @@ def _scope_model(
     return model
 
 
-def population_model(
-    candidates: Sequence[Candidate], population: Stats, policy: Policy = DEFAULT_POLICY
-) -> RateModel:
+def population_model(candidates: Sequence[Candidate], population: Stats) -> RateModel:
     """The population's rate model: effects as the data say (a prior worth one conversion)."""
-    return rate_model(candidates, population, None, 1.0, policy.interaction_strength)
+    return rate_model(candidates, population, None, 1.0, _INTERACTION_STRENGTH)
 
 
-def group_model(
-    candidates: Sequence[Candidate], group: Stats, population: RateModel, policy: Policy
-) -> RateModel:
+def group_model(candidates: Sequence[Candidate], group: Stats, population: RateModel) -> RateModel:
     """A taste group's rate model, the population's as its prior."""
-    return rate_model(
-        candidates, group, population, policy.prior_strength, policy.interaction_strength
-    )
+    return rate_model(candidates, group, population, _GROUP_FIT_STRENGTH, _INTERACTION_STRENGTH)
 
 
-def _shared(candidates: Sequence[Candidate], population: Stats, policy: Policy) -> RateModel:
-    """The population's model: effects as the data say (a prior worth one conversion)."""
-    return _scope_model(candidates, population, None, 1.0, policy.interaction_strength)
-
-
-def _context_shift(
-    candidates: Sequence[Candidate],
-    population: RateModel,
-    contexts: Sequence[Stats],
-    policy: Policy,
-) -> dict[StatKey, float]:
-    """The summed departures of the contexts' effects from the population's."""
-    shift: dict[StatKey, float] = {}
-    for stats in contexts:
-        if not stats:
-            continue
-        context = _scope_model(
-            candidates, stats, population, policy.context_strength, policy.interaction_strength
-        )
-        if context.trials <= 0.0:
-            continue
-        for key, value in context.effects.items():
-            difference = value - population.effects[key]
-            if difference:
-                shift[key] = shift.get(key, 0.0) + difference
-    return shift
+def _shared(candidates: Sequence[Candidate], population: Stats) -> RateModel:
+    return _scope_model(candidates, population, None, 1.0, _INTERACTION_STRENGTH)
 
 
 def _memberships(
@@ -484,14 +605,14 @@ def _group_models(
     policy: Policy,
 ) -> tuple[list[RateModel], list[list[float]], list[float]]:
     """Each group's model (the population as its prior), log-rates and weight."""
-    identity = (id(candidates), id(groups), id(population), policy.prior_strength)
+    identity = (id(candidates), id(groups), id(population))
     found = _CACHE.get(identity)
     if found is not None:
         held, value = found
         if held[0] is candidates and held[1] is groups and held[2] is population:
             return value  # type: ignore[return-value]
     models = [
-        _scope_model(candidates, g, population, policy.prior_strength, policy.interaction_strength)
+        _scope_model(candidates, g, population, _GROUP_FIT_STRENGTH, _INTERACTION_STRENGTH)
         for g in groups
     ]
     value = (models, [m.log_rates() for m in models], [group_weight(g) for g in groups])
@@ -516,7 +637,7 @@ def group_weights(
     """How likely the user belongs to each taste group, judged on ``candidates``."""
     if not groups:
         return []
-    shared = _shared(candidates, population, policy)
+    shared = _shared(candidates, population)
     _, rates, weights = _group_models(candidates, shared, groups, policy)
     logs = _memberships(rates, weights, _cells(candidates, user), policy.base_strength)
     return _normalized(logs)
@@ -529,6 +650,33 @@ def _normalized(logs: Sequence[float]) -> list[float]:
     return [w / total for w in weights]
 
 
+def _group_context_shift(
+    candidates: Sequence[Candidate],
+    population: RateModel,
+    contexts: Sequence[Stats],
+    policy: Policy,
+) -> dict[StatKey, float]:
+    """The summed departures of the contexts' effects from the population's."""
+    shift: dict[StatKey, float] = {}
+    for stats in contexts:
+        if not stats:
+            continue
+        context = _scope_model(
+            candidates,
+            stats,
+            population,
+            policy.group_context_strength,
+            policy.interaction_strength,
+        )
+        if context.trials <= 0.0:
+            continue
+        for key, value in context.effects.items():
+            difference = value - population.effects[key]
+            if difference:
+                shift[key] = shift.get(key, 0.0) + difference
+    return shift
+
+
 def _user_model(
     candidates: Sequence[Candidate],
     user: Stats,
@@ -537,22 +685,20 @@ def _user_model(
     policy: Policy,
     rng: random.Random | None,
 ) -> tuple[RateModel, RateModel]:
-    """The user's fitted model, and the population's; the group is sampled (``rng``) or,
-    without one, the most likely."""
-    shared = _shared(candidates, population, policy)
-    prior, strength = shared, policy.prior_strength
+    """The user's fitted model (their taste group's as the prior), and the population's;
+    the group is sampled (``rng``) or, without one, the likeliest."""
+    shared = _shared(candidates, population)
     cells = _cells(candidates, user)
-    if groups:
-        models, rates, weights = _group_models(candidates, shared, groups, policy)
-        membership = _normalized(_memberships(rates, weights, cells, policy.base_strength))
-        if rng is None:
-            chosen = max(range(len(membership)), key=membership.__getitem__)
-        else:
-            sharp = [w**policy.group_sharpness for w in membership]
-            chosen = rng.choices(range(len(models)), sharp)[0]
-        prior, strength = models[chosen], policy.group_strength
-        if rng is not None and policy.group_exploration > 0.0:
-            prior = _sampled(prior, rng, policy.group_exploration)
+    models, rates, weights = _group_models(candidates, shared, groups, policy)
+    membership = _normalized(_memberships(rates, weights, cells, policy.base_strength))
+    if rng is None:
+        chosen = max(range(len(membership)), key=membership.__getitem__)
+    else:
+        sharp = [w**policy.group_sharpness for w in membership]
+        chosen = rng.choices(range(len(models)), sharp)[0]
+    prior, strength = models[chosen], policy.group_strength
+    if rng is not None and policy.group_exploration > 0.0:
+        prior = _sampled(prior, rng, policy.group_exploration)
     if not user:
         return _as_prior(prior, strength, policy), shared
     fitted = rate_model(
@@ -611,16 +757,78 @@ def choose(
 ) -> list[tuple[str, float]]:
     """Rank the candidates by a Thompson sample of each one's conversion rate, best first.
 
+    ``groups`` are the taste groups' statistics (``clusters.fit``); with them, the user's
+    prior is a group's (``_choose_in_group``), else the population's
+    (``_choose_from_population``).
+    """
+    if not candidates:
+        return []
+    if groups:
+        return _choose_in_group(
+            candidates, user, population, context_population, rng, policy, groups
+        )
+    return _choose_from_population(candidates, user, population, context_population, rng, policy)
+
+
+def _choose_from_population(
+    candidates: Sequence[Candidate],
+    user: Stats,
+    population: Stats,
+    context_population: Sequence[Stats],
+    rng: random.Random,
+    policy: Policy,
+) -> list[tuple[str, float]]:
+    """Hierarchical Beta posteriors per label, the population's as the prior.
+
+    Each (dimension, label) posterior is sampled once per decision and shared by every
+    variant carrying that label (one draw of the whole parameter vector). A variant's
+    score combines two estimates of its rate:
+
+    * additive: r + sum over its labels of (sample - r), r being the user's overall rate
+      on the surface: under additive effects a label's rate is r plus its effect;
+    * direct: the sample of its own ``_variant`` posterior.
+
+    They are averaged with inverse-variance weights (for the additive one, the sum of its
+    labels' posterior variances): labels, which pool many more trials, lead while the
+    variant's own record is thin; a variant whose record departs from what its labels
+    predict (an interaction) takes over as that record grows. A variant without labels
+    is scored by its own posterior alone. Scores are rates, possibly slightly outside
+    [0, 1] since effects are added.
+    """
+    variant_keys = [(VARIANT_DIMENSION, candidate.variant_id) for candidate in candidates]
+    beliefs, reference = _beliefs(variant_keys, user, population, context_population, policy)
+    draws: dict[StatKey, tuple[float, float]] = {}
+
+    def sample(key: StatKey) -> tuple[float, float]:
+        drawn = draws.get(key)
+        if drawn is None:
+            drawn = draws[key] = _draw(*beliefs.posterior(key), rng, policy.exploration)
+        return drawn
+
+    scored = [(c.variant_id, _score(c, reference, sample)) for c in candidates]
+    scored.sort(key=_second, reverse=True)
+    return scored
+
+
+def _choose_in_group(
+    candidates: Sequence[Candidate],
+    user: Stats,
+    population: Stats,
+    context_population: Sequence[Stats],
+    rng: random.Random,
+    policy: Policy,
+    groups: Sequence[Stats],
+) -> list[tuple[str, float]]:
+    """Rank the candidates by a Thompson sample of each one's conversion rate, best first.
+
     Every key's multiplier is sampled once per decision (one draw of the whole parameter
     vector) from Gamma(shape / e, rate / e), e = ``policy.exploration``: the user's
     posterior mean with e times its variance. A variant's sampled rate is the user's base
     times its keys' sampled multipliers times the contexts' shifts. ``groups`` are the
     taste groups' statistics (``clusters.fit``); none: the population is the prior.
     """
-    if not candidates:
-        return []
     fitted, shared = _user_model(candidates, user, population, groups, policy, rng)
-    shift = _context_shift(candidates, shared, context_population, policy)
+    shift = _group_context_shift(candidates, shared, context_population, policy)
     exploration = policy.exploration
     gamma = rng.gammavariate
     log = math.log
@@ -644,6 +852,22 @@ def _second(item: tuple[str, float]) -> float:
     return item[1]
 
 
+def _score(
+    candidate: Candidate, reference: float, sample: Callable[[StatKey], tuple[float, float]]
+) -> float:
+    """The inverse-variance combination of the additive and the direct estimate."""
+    direct, direct_variance = sample((VARIANT_DIMENSION, candidate.variant_id))
+    if not candidate.labels:
+        return direct
+    additive, additive_variance = reference, 0.0
+    for key in candidate.labels.items():
+        value, variance = sample(key)
+        additive += value - reference
+        additive_variance += variance
+    total = additive_variance + direct_variance
+    return (additive * direct_variance + direct * additive_variance) / total
+
+
 def in_holdout(workspace_id: str, surface_id: str, subject: str, percent: float) -> bool:
     """Whether this subject is in the surface's holdout: sticky, uniform, independent.
 
@@ -660,9 +884,6 @@ def in_holdout(workspace_id: str, surface_id: str, subject: str, percent: float)
     return int.from_bytes(digest[:8], "big") * 100.0 / 2.0**64 < percent
 
 
-# -- explanations ------------------------------------------------------------------------
-
-
 @dataclass(frozen=True)
 class LabelPreference:
     """What the agent believes of one label for one user (for "why this variant")."""
@@ -677,35 +898,6 @@ class LabelPreference:
     population_mean: float
 
 
-_ROOT_STRENGTH = 2.0  # pseudo-trials of a dimension's pooled rate in a label's prior
-
-
-def _capped(counts: Counts | None, cap: float) -> tuple[float, float]:
-    """(trials, successes) scaled down to at most ``cap`` trials, keeping their ratio."""
-    if counts is None:
-        return 0.0, 0.0
-    trials = max(counts.trials, 0.0)
-    successes = min(max(counts.successes, 0.0), trials)
-    if trials > cap:
-        return cap, successes * cap / trials
-    return trials, successes
-
-
-def _pooled(counts: Iterable[Counts | None]) -> Counts:
-    trials = successes = 0.0
-    for each in counts:
-        if each is not None:
-            trials += each.trials
-            successes += each.successes
-    return Counts(trials, successes)
-
-
-def _label_prior(counts: Counts | None, root: float, cap: float) -> tuple[float, float]:
-    """Mean and evidence (pseudo-trials) of a scope's belief about one label."""
-    trials, successes = _capped(counts, cap)
-    return (successes + _ROOT_STRENGTH * root) / (trials + _ROOT_STRENGTH), trials + _ROOT_STRENGTH
-
-
 def preferences(
     user: Stats,
     population: Stats,
@@ -713,48 +905,18 @@ def preferences(
     policy: Policy = DEFAULT_POLICY,
     group: Stats | None = None,
 ) -> list[LabelPreference]:
-    """The user's belief about every label: mean rate, 95% credible interval, evidence.
+    """The user's posterior for every label: mean, 95% credible interval, own evidence.
 
-    Per label a Beta: the prior is the label's rate in the user's taste ``group`` when
-    given (the group the agent places them in), else in the population, worth
-    ``prior_strength`` (or ``group_strength``) pseudo-conversions, capped by that
-    scope's own evidence; the user's counts on the label update it. Dimensions come in
-    the given order; within one, labels from most to least preferred.
+    Dimensions come in the given order; within one, labels from most to least preferred.
+    No context applies: this is the agent's standing belief about the user, with the
+    prior of their taste ``group`` when given (the likeliest, as decisions see it). Each
+    dimension is rooted at the population's pooled rate over its listed labels.
     """
     result: list[LabelPreference] = []
     for dimension, labels in dimensions.items():
         keys = [(dimension, label) for label in labels]
-        root, _ = _label_prior(_pooled(map(population.get, keys)), 0.5, policy.max_prior_trials)
-        group_root = (
-            _label_prior(_pooled(map(group.get, keys)), root, policy.max_prior_trials)[0]
-            if group is not None
-            else root
-        )
-        rows = []
-        for key in keys:
-            population_mean, evidence = _label_prior(
-                population.get(key), root, policy.max_prior_trials
-            )
-            mean, strength = population_mean, policy.prior_strength
-            if group is not None:
-                mean, evidence = _label_prior(group.get(key), group_root, policy.max_prior_trials)
-                strength = policy.group_strength
-            pseudo_trials = min(strength / max(mean, _FLOOR), evidence)
-            own = user.get(key, _ZERO)
-            alpha, beta = posterior(own, mean, pseudo_trials)
-            low, high = beta_interval(alpha, beta)
-            rows.append(
-                LabelPreference(
-                    dimension=dimension,
-                    label=key[1],
-                    mean=alpha / (alpha + beta),
-                    low=low,
-                    high=high,
-                    trials=own.trials,
-                    successes=own.successes,
-                    population_mean=population_mean,
-                )
-            )
+        beliefs, _ = _beliefs(keys, user, population, (), policy, group)
+        rows = [_preference(key, beliefs) for key in keys]
         rows.sort(key=_mean, reverse=True)
         result.extend(rows)
     return result
@@ -762,3 +924,22 @@ def preferences(
 
 def _mean(preference: LabelPreference) -> float:
     return preference.mean
+
+
+def _preference(key: StatKey, beliefs: _Beliefs) -> LabelPreference:
+    own = beliefs.user.get(key, _ZERO)
+    population_mean, _ = _population_prior(
+        beliefs.population.get(key), beliefs.root, beliefs.policy
+    )
+    alpha, beta = beliefs.posterior(key)
+    low, high = beta_interval(alpha, beta)
+    return LabelPreference(
+        dimension=key[0],
+        label=key[1],
+        mean=alpha / (alpha + beta),
+        low=low,
+        high=high,
+        trials=own.trials,
+        successes=own.successes,
+        population_mean=population_mean,
+    )
