@@ -167,7 +167,7 @@ class Policy:
     exploration: float = 0.2
     groups: int = 6
     group_min_gain: float = 0.05
-    group_strength: float = 10.0
+    group_strength: float = 3.0
     group_context_strength: float = 5.0
     interaction_strength: float = 20.0
     group_sharpness: float = 10.0
