@@ -270,17 +270,15 @@ class _Beliefs:
     root: float
     policy: Policy
     group: Stats | None = None
-    # Samples the group's rates (group-level Thompson sampling) when given.
-    rng: random.Random | None = None
 
     def prior(self, key: StatKey) -> tuple[float, float, float]:
         """The user's prior for one key: mean, strength (pseudo-trials), population mean.
 
         From the population, worth min(prior_strength, population evidence): a user
         cannot be more sure of the population than the population is of itself, which is
-        also what makes the cold start a flat Beta(1, 1). From a taste group, the group's
-        rate shrunk toward the population's, worth up to ``group_strength`` (and no more
-        than the group's own evidence).
+        also what makes the cold start a flat Beta(1, 1). From a taste group (the agent
+        view's explanation), the group's rate shrunk toward the population's, worth
+        ``group_strength`` pseudo-conversions (and no more than the group's evidence).
         """
         policy = self.policy
         mean, evidence = _population_prior(self.population.get(key), self.root, policy)
@@ -288,15 +286,7 @@ class _Beliefs:
         if self.group is None:
             return mean, strength, mean
         trials, successes = _capped(self.group.get(key) or _ZERO, policy.max_prior_trials)
-        alpha = successes + _GROUP_ROOT_STRENGTH * mean
-        beta = trials - successes + _GROUP_ROOT_STRENGTH * (1.0 - mean)
-        if self.rng is not None and policy.group_exploration > 0.0:
-            scale = policy.group_exploration
-            own = self.rng.betavariate(
-                max(alpha / scale, _MIN_PARAMETER), max(beta / scale, _MIN_PARAMETER)
-            )
-        else:
-            own = alpha / (alpha + beta)
+        own = (successes + _GROUP_ROOT_STRENGTH * mean) / (trials + _GROUP_ROOT_STRENGTH)
         pseudo_trials = policy.group_strength / max(own, _FLOOR)
         return own, max(strength, min(pseudo_trials, trials)), mean
 
@@ -323,7 +313,6 @@ def _beliefs(
     contexts: Sequence[Stats],
     policy: Policy,
     group: Stats | None = None,
-    rng: random.Random | None = None,
 ) -> tuple[_Beliefs, float]:
     """Beliefs rooted at the population's pooled rate over ``keys``, and the user's own.
 
@@ -333,7 +322,7 @@ def _beliefs(
     root, evidence = _population_prior(_pooled(map(population.get, keys)), 0.5, policy)
     strength = min(policy.prior_strength, evidence)
     alpha, beta = posterior(_pooled(map(user.get, keys)), root, strength)
-    beliefs = _Beliefs(user, population, contexts, root, policy, group, rng)
+    beliefs = _Beliefs(user, population, contexts, root, policy, group)
     return beliefs, alpha / (alpha + beta)
 
 
