@@ -155,11 +155,17 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import signal
 
     from rapport.api.app import build_loop, build_orchestrator, build_processor
+    from rapport.decide.catalog import Catalog
+    from rapport.decide.feedback import Feedback
+    from rapport.decide.grouping import GroupFitter
     from rapport.logs import configure
 
     settings, database = _open(args)
     configure(settings.log_level, settings.log_format)
-    loop = build_loop(settings, database, build_processor(database))
+    catalog = Catalog()
+    feedback = Feedback(catalog)
+    fitter = GroupFitter(database, feedback, catalog)
+    loop = build_loop(settings, database, build_processor(database, feedback=feedback), fitter)
     loop.idle_seconds = args.poll
     orchestrator = build_orchestrator(settings, database)
 

@@ -10,7 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
+from rapport.core.db import Database
 from rapport.core.keys import KeyKind
+from rapport.decide import storage
+from rapport.decide.catalog import Catalog
+from rapport.decide.feedback import Feedback
+from rapport.decide.grouping import GroupFitter
+from rapport.decide.model import Policy
 from tests.api.test_surfaces import surface_body
 from tests.conftest import Ingest, ThreadedServer, Workspace, access_token, management_headers
 
@@ -230,6 +236,52 @@ def test_a_new_user_starts_from_the_population(
     assert by_tone["playful"]["conversions"] == report["personalized"]["conversions"]
     others = [rate["rate"] for tone, rate in by_tone.items() if tone != "playful"]
     assert all(by_tone["playful"]["rate"] > rate for rate in others)
+
+
+def test_taste_groups_are_fitted_stored_and_explained(
+    admin: httpx.Client, content: Content, ingest: Ingest, db: Database, workspace: Workspace
+) -> None:
+    """Two kinds of users (urgent fans buy on urgent copy, the others on playful copy);
+    a fitter working on the database alone, as another worker would, finds the kinds;
+    the server reads them from there. The users' records are written as feedback would
+    write them, so what they hold does not depend on what the agents chose to show."""
+    surface = admin.post("/api/surfaces", json=four_tones()).json()
+    fans = {f"{tone}-fan-{n}": tone for tone in ("urgent", "playful") for n in range(8)}
+    events = [{"contact_id": user, "event_name": "visit", "timestamp": NOW()} for user in fans]
+    assert ingest.aampe("/v1/events", events).status_code == 202
+    ingest.processed()
+    increments: dict[tuple[str, str, str], tuple[float, float]] = {}
+    for user, liked in fans.items():
+        profile = admin.get("/api/profiles", params={"identity": user}).json()["data"][0]
+        for variant in surface["variants"]:
+            tone = variant["labels"]["tone"]
+            wins = 3.0 if tone == liked else 0.0
+            for scope in (profile["id"], storage.POPULATION):
+                for key in (("_variant", variant["id"]), ("tone", tone)):
+                    before = increments.get((scope, *key), (0.0, 0.0))
+                    increments[(scope, *key)] = (before[0] + 6.0, before[1] + wins)
+    with db.begin() as conn:
+        storage.add_stats(conn, workspace.id, increments, NOW())
+    fitter = GroupFitter(db, Feedback(Catalog()), Catalog(), Policy(groups=2))
+    assert fitter.fit(workspace.id)
+    with db.read() as conn:
+        groups = storage.groups_of(storage.population_stats(conn, workspace.id))
+    assert len(groups) == 2
+    time.sleep(1.1)  # the server's population cache lives a second
+    placed: dict[str, Counter[int]] = {"urgent": Counter(), "playful": Counter()}
+    for user, tone in fans.items():
+        profile = admin.get("/api/profiles", params={"identity": user}).json()["data"][0]
+        agent = admin.get(f"/api/profiles/{profile['id']}/agent").json()
+        group = agent["taste_group"]
+        assert group is not None
+        assert 0.5 <= group["probability"] <= 1.0
+        assert group["users"] > 0
+        placed[tone][group["index"]] += 1
+        [dimension] = [d for d in agent["dimensions"] if d["dimension"] == "tone"]
+        assert all(0.0 <= label["low"] <= label["high"] <= 1.0 for label in dimension["labels"])
+    assert placed["urgent"].most_common(1)[0][0] != placed["playful"].most_common(1)[0][0]
+    # Decisions go on with the groups in place.
+    assert content.one("urgent-fan-0", surface["id"])["policy"] == "agent"
 
 
 def test_cold_start_spreads_choices(admin: httpx.Client, content: Content) -> None:

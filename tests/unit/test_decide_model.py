@@ -327,12 +327,13 @@ def test_uplift_interval_has_the_right_sign() -> None:
 
 @pytest.mark.parametrize("kind", simulate.WORLD_KINDS)
 def test_agents_learn_in_a_simulated_world(kind: simulate.WorldKind) -> None:
-    """A small world (40 users x 90 arrivals, two seeds): the agents must capture a good
-    share of the oracle's lift over random, clearly more than the best non-personalized
-    sampler, and, where day parts matter, more with context statistics than without."""
+    """A small world (40 users x 90 arrivals, four seeds: with two, one unlucky run moves
+    the mean by more than the margins): the agents must capture a good share of the
+    oracle's lift over random, clearly more than the best non-personalized sampler, and,
+    where day parts matter, more with context statistics than without."""
     reports = [
         simulate.evaluate(simulate.WorldSpec(kind, seed=seed, users=40, arrivals_per_user=90))
-        for seed in (0, 1)
+        for seed in (0, 1, 2, 3)
     ]
 
     def captured(strategy: str) -> float:

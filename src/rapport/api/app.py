@@ -27,6 +27,7 @@ from rapport.decide import routes as decide_routes
 from rapport.decide.catalog import Catalog
 from rapport.decide.engine import Decider, write_decisions
 from rapport.decide.feedback import Feedback
+from rapport.decide.grouping import GroupFitter
 from rapport.decide.recent import RecentDecisions
 from rapport.experiences import fetch as experience_fetch
 from rapport.experiences import routes as experience_routes
@@ -98,7 +99,11 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     feedback = Feedback(catalog, recent)
     messaging = MessagingFeedback()
     processor = build_processor(database, metrics, feedback, messaging)
-    processing = build_loop(settings, database, processor) if settings.process_inline else None
+    processing = (
+        build_loop(settings, database, processor, GroupFitter(database, feedback, catalog))
+        if settings.process_inline
+        else None
+    )
     committer = GroupCommitter(
         database,
         inbox_storage.write_inbox,
@@ -142,11 +147,15 @@ def open_geo(settings: Settings) -> GeoDatabase:
     return geo
 
 
-def build_loop(settings: Settings, database: Database, processor: Processor) -> ProcessingLoop:
-    """The processing loop with its housekeeping jobs."""
+def build_loop(
+    settings: Settings, database: Database, processor: Processor, fitter: GroupFitter
+) -> ProcessingLoop:
+    """The processing loop with its housekeeping: retention between batches, and the
+    taste groups' fit in a thread of its own."""
     return ProcessingLoop(
         processor,
         periodic=[(settings.retention_interval_seconds, lambda: apply_retention(database))],
+        companions=[fitter],
     )
 
 

@@ -504,6 +504,7 @@ class Decider:
                 ],
                 rng=self.rng,
                 policy=self.policy,
+                groups=storage.groups_of(snap.population),
             )
             policy = AGENT
             chosen = plan.variants[ranked[0][0]]

@@ -16,6 +16,7 @@ so agents learn within moments of an event being processed and exactly once.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from fnmatch import fnmatchcase
@@ -72,10 +73,13 @@ class Feedback:
         self.catalog = catalog
         self.recent = recent or RecentDecisions(0.0)
         self._rules: dict[str, tuple[float, Categorizer, int]] = {}
-        # Workspaces whose learning changed in the batch being processed.
+        # Workspaces whose learning changed in the batch being processed, and since the
+        # taste groups were last fitted (``grouping.GroupFitter`` takes them).
         self._learned: set[str] = set()
         # Workspaces where the batch being processed merged people.
         self._merged: set[str] = set()
+        self._unfitted: set[str] = set()
+        self._unfitted_lock = threading.Lock()
 
     # -- hooks -------------------------------------------------------------------
     def on_events(
@@ -115,13 +119,22 @@ class Feedback:
         """Decisions in this process see the new learning at once (others within the
         catalog's time to live)."""
         while self._learned:
-            self.catalog.forget_population(self._learned.pop())
+            workspace_id = self._learned.pop()
+            self.catalog.forget_population(workspace_id)
+            with self._unfitted_lock:
+                self._unfitted.add(workspace_id)
         while self._merged:
             self.recent.invalidate(self._merged.pop())
 
     def after_erase(self, workspace_id: str) -> None:
         """An erasure was committed: remembered decisions may name the person."""
         self.recent.invalidate(workspace_id)
+
+    def take_learned(self) -> set[str]:
+        """The workspaces that learned since the last call."""
+        with self._unfitted_lock:
+            taken, self._unfitted = self._unfitted, set()
+        return taken
 
     def on_learn(self, conn: Connection, workspace_id: str, messages: Sequence[msg.Learn]) -> None:
         """Apply the trials decisions counted, summed over the batch."""

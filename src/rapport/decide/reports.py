@@ -12,7 +12,16 @@ from rapport.core.tables import assignments
 from rapport.decide import storage
 from rapport.decide.catalog import Catalog, load_plans
 from rapport.decide.engine import AGENT, HOLDOUT
-from rapport.decide.model import DEFAULT_POLICY, Counts, preferences, rate_summary, uplift_interval
+from rapport.decide.model import (
+    DEFAULT_POLICY,
+    Candidate,
+    Counts,
+    group_weight,
+    group_weights,
+    preferences,
+    rate_summary,
+    uplift_interval,
+)
 from rapport.profiles import storage as profile_storage
 
 
@@ -145,6 +154,14 @@ class RecentAssignment(msgspec.Struct):
     converted: bool
 
 
+class TasteGroupOut(msgspec.Struct):
+    """The taste group the agent places the user in: its prior instead of everyone's."""
+
+    index: int
+    probability: float
+    users: float
+
+
 class AgentView(msgspec.Struct):
     """A user's agent: preferences per dimension with uncertainty, and recent decisions."""
 
@@ -152,23 +169,35 @@ class AgentView(msgspec.Struct):
     policy_version: str
     dimensions: list[DimensionOut]
     recent_assignments: list[RecentAssignment]
+    taste_group: TasteGroupOut | None = None
 
 
 def agent_view(conn: Connection, workspace_id: str, profile_id: str, catalog: Catalog) -> AgentView:
     if profile_storage.profile_row(conn, workspace_id, profile_id) is None:
         raise NotFound(f"Profile {profile_id!r} does not exist", code="profile_not_found")
     dimensions: dict[str, list[str]] = {}
+    candidates: list[Candidate] = []
     for plan in load_plans(conn, workspace_id).values():
         if plan.status == "archived":
             continue
+        candidates.extend(plan.candidates)
         for variant in plan.variants.values():
             for dimension, label in variant.labels.items():
                 labels = dimensions.setdefault(dimension, [])
                 if label not in labels:
                     labels.append(label)
     user = storage.stats_for(conn, workspace_id, [profile_id])[profile_id]
-    population = storage.population_stats(conn, workspace_id).get(storage.POPULATION, {})
-    found = preferences(user, population, dimensions)
+    scoped = storage.population_stats(conn, workspace_id)
+    population = scoped.get(storage.POPULATION, {})
+    groups = storage.groups_of(scoped)
+    taste_group = None
+    if groups and candidates:
+        weights = group_weights(candidates, user, population, groups)
+        index = max(range(len(weights)), key=weights.__getitem__)
+        taste_group = TasteGroupOut(index, weights[index], group_weight(groups[index]))
+    found = preferences(
+        user, population, dimensions, group=groups[taste_group.index] if taste_group else None
+    )
     grouped: dict[str, list[LabelOut]] = {d: [] for d in sorted(dimensions)}
     for p in found:
         grouped.setdefault(p.dimension, []).append(
@@ -194,4 +223,5 @@ def agent_view(conn: Connection, workspace_id: str, profile_id: str, catalog: Ca
             DimensionOut(d, sorted(labels, key=lambda x: -x.mean)) for d, labels in grouped.items()
         ],
         recent_assignments=recent,
+        taste_group=taste_group,
     )

@@ -331,11 +331,15 @@ class AgentStrategy:
         return self._index[ranked[0][0]]
 
     def learn(self, user: int, context: int, variant: int, converted: bool) -> None:
+        """Shared statistics are replaced, never mutated: the model caches what it derives
+        from them by identity, as the engine's per-process caches allow."""
         keys = self._keys[variant]
         record(self.users.setdefault(user, {}), keys, converted)
+        self.population = dict(self.population)
         record(self.population, keys, converted)
         if self.use_contexts:
-            record(self.contexts.setdefault(context, {}), keys, converted)
+            self.contexts[context] = dict(self.contexts.get(context, {}))
+            record(self.contexts[context], keys, converted)
 
 
 def make_strategy(name: str, world: World, policy: Policy = DEFAULT_POLICY) -> Strategy:

@@ -16,6 +16,8 @@ from rapport.core.tables import agent_stats, assignments
 from rapport.decide.model import Counts, StatKey
 
 POPULATION = "*"
+# Taste groups (``clusters.fit``) are stored as scopes ``cl:0``, ``cl:1``, ...
+GROUP_PREFIX = "cl:"
 # (scope, dimension, label) -> (trials, successes) to add.
 Increments = Mapping[tuple[str, str, str], tuple[float, float]]
 ScopedStats = dict[str, dict[StatKey, Counts]]
@@ -58,12 +60,14 @@ def stats_for(conn: Connection, workspace_id: str, scopes: Sequence[str]) -> Sco
 
 _POPULATION_SQL = (
     "SELECT scope, dimension, label, trials, successes FROM agent_stats "
-    "WHERE workspace_id = ? AND (scope = '*' OR (scope >= 'ctx:' AND scope < 'ctx;'))"
+    "WHERE workspace_id = ? AND (scope = '*' OR (scope >= 'ctx:' AND scope < 'ctx;') "
+    "OR (scope >= 'cl:' AND scope < 'cl;'))"
 )
 
 
 def population_stats(conn: Connection, workspace_id: str) -> ScopedStats:
-    """The workspace population's statistics, overall (``*``) and per context scope.
+    """The workspace population's statistics: overall (``*``), per context scope and per
+    taste group.
 
     Ranges on the primary key (a ``LIKE`` would scan every user's rows too), rows read
     on the driver's cursor: this runs on the request path whenever the per-process
@@ -74,6 +78,80 @@ def population_stats(conn: Connection, workspace_id: str) -> ScopedStats:
 def read_population(reader: RowReader, workspace_id: str) -> ScopedStats:
     """:func:`population_stats` on the request path's reader."""
     return _collect(reader.all(_POPULATION_SQL, (workspace_id,)), {POPULATION: {}})
+
+
+def group_scope(index: int) -> str:
+    return f"{GROUP_PREFIX}{index}"
+
+
+_GROUPS: dict[int, tuple[ScopedStats, tuple[dict[StatKey, Counts], ...]]] = {}
+
+
+def groups_of(population: ScopedStats) -> tuple[dict[StatKey, Counts], ...]:
+    """The taste groups among ``population_stats``, in order; the same tuple for the same
+    snapshot (the model caches what it derives from them by identity)."""
+    found = _GROUPS.get(id(population))
+    if found is not None and found[0] is population:
+        return found[1]
+    indexed = []
+    for scope, stats in population.items():
+        if scope.startswith(GROUP_PREFIX) and scope[len(GROUP_PREFIX) :].isdigit():
+            indexed.append((int(scope[len(GROUP_PREFIX) :]), stats))
+    groups = tuple(stats for _, stats in sorted(indexed, key=lambda item: item[0]))
+    if len(_GROUPS) >= 64:
+        _GROUPS.pop(next(iter(_GROUPS)))
+    _GROUPS[id(population)] = (population, groups)
+    return groups
+
+
+# Profiles are every scope but the population's, the contexts' and the groups'.
+_RECENT_USERS_SQL = (
+    "SELECT scope FROM agent_stats WHERE workspace_id = ? AND dimension = '_variant' "
+    "AND scope <> '*' AND NOT (scope >= 'ctx:' AND scope < 'ctx;') "
+    "AND NOT (scope >= 'cl:' AND scope < 'cl;') "
+    "GROUP BY scope ORDER BY MAX(updated_at) DESC, scope LIMIT ?"
+)
+
+
+def recent_user_stats(
+    conn: Connection, workspace_id: str, limit: int
+) -> list[dict[StatKey, Counts]]:
+    """Every statistic of the ``limit`` users whose agents learned last (what the taste
+    groups are fitted on: a bounded sample, however many users the workspace has)."""
+    scopes = [
+        row[0] for row in conn.exec_driver_sql(_sql(conn, _RECENT_USERS_SQL), (workspace_id, limit))
+    ]
+    found: ScopedStats = {}
+    for start in range(0, len(scopes), 500):
+        found.update(stats_for(conn, workspace_id, scopes[start : start + 500]))
+    return [found[scope] for scope in scopes if found.get(scope)]
+
+
+_SET_STATS_SQL = (
+    "INSERT INTO agent_stats (workspace_id, scope, dimension, label, trials, successes, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (workspace_id, scope, dimension, label) DO UPDATE SET "
+    "trials = excluded.trials, successes = excluded.successes, "
+    "updated_at = excluded.updated_at"
+)
+_DELETE_GROUPS_SQL = (
+    "DELETE FROM agent_stats WHERE workspace_id = ? AND scope >= 'cl:' AND scope < 'cl;'"
+)
+
+
+def replace_groups(
+    conn: Connection, workspace_id: str, groups: Sequence[Mapping[StatKey, Counts]], now: float
+) -> None:
+    """Store a fit of the taste groups in place of the previous one. The rows are written,
+    not added to, so two processes fitting at once leave one of their (equal) fits."""
+    conn.exec_driver_sql(_sql(conn, _DELETE_GROUPS_SQL), (workspace_id,))
+    rows = sorted(
+        (workspace_id, group_scope(index), dimension, label, c.trials, c.successes, now)
+        for index, group in enumerate(groups)
+        for (dimension, label), c in group.items()
+    )
+    if rows:
+        conn.exec_driver_sql(_sql(conn, _SET_STATS_SQL), rows)
 
 
 _ADD_STATS_SQL = (

@@ -6,12 +6,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError
 
 from rapport.profiles.processor import Processor
 
 log = logging.getLogger("rapport.processing")
+
+
+class Companion(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 class ProcessingLoop:
@@ -22,12 +29,16 @@ class ProcessingLoop:
         processor: Processor,
         idle_seconds: float = 0.05,
         periodic: Sequence[tuple[float, Callable[[], object]]] = (),
+        companions: Sequence[Companion] = (),
     ) -> None:
         self.processor = processor
         self.idle_seconds = idle_seconds
         # (interval seconds, job): housekeeping such as retention, run between batches.
         self.periodic = list(periodic)
         self._next_run = [time.monotonic() + 5.0 for _ in self.periodic]
+        # Slower background work in threads of its own (the taste groups' fit), started
+        # and stopped with the loop, so it never delays a batch.
+        self.companions = list(companions)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -44,6 +55,8 @@ class ProcessingLoop:
             self._thread.start()
 
     def stop(self) -> None:
+        for companion in self.companions:
+            companion.stop()
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
@@ -52,6 +65,8 @@ class ProcessingLoop:
 
     def run(self) -> None:
         """Loop until :meth:`stop` (``rapport worker`` calls this in its main thread)."""
+        for companion in self.companions:
+            companion.start()
         backoff = 0.5
         while not self._stop.is_set():
             try:
