@@ -10,7 +10,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from functools import lru_cache
 from typing import Any, TypeVar
 
 import anyio.to_thread
@@ -19,6 +18,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from rapport.core.sql import driver_sql, pyformat
 from rapport.core.writelock import FairLock
 
 T = TypeVar("T")
@@ -182,12 +182,6 @@ class Database:
         self.engine.dispose()
 
 
-@lru_cache(maxsize=512)
-def _pyformat(statement: str) -> str:
-    """A ``?`` statement with psycopg's ``%s`` placeholders."""
-    return statement.replace("?", "%s")
-
-
 def driver_rows(
     conn: Connection, statement: str, parameters: Sequence[Any] = ()
 ) -> list[tuple[Any, ...]]:
@@ -196,8 +190,7 @@ def driver_rows(
     query."""
     cursor = conn.connection.cursor()
     try:
-        qmark = conn.dialect.name == "sqlite"
-        cursor.execute(statement if qmark else _pyformat(statement), parameters)
+        cursor.execute(driver_sql(conn, statement), parameters)
         return list(cursor.fetchall())
     finally:
         cursor.close()
@@ -236,12 +229,12 @@ class RowReader:
     def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of ``statement`` (written with ``?`` placeholders)."""
         cursor = self._begin() if self._cursor is None else self._cursor
-        cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
+        cursor.execute(statement if self._qmark else pyformat(statement), parameters)
         return list(cursor.fetchall())
 
     def first(self, statement: str, parameters: Sequence[Any] = ()) -> tuple[Any, ...] | None:
         """The first row of ``statement``, or None."""
         cursor = self._begin() if self._cursor is None else self._cursor
-        cursor.execute(statement if self._qmark else _pyformat(statement), parameters)
+        cursor.execute(statement if self._qmark else pyformat(statement), parameters)
         row = cursor.fetchone()
         return None if row is None else tuple(row)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, select
@@ -47,5 +48,11 @@ def page_by_id(
 
 def driver_sql(conn: Connection, statement: str) -> str:
     """A ``?``-style statement in the driver's parameter style (psycopg uses ``%s``),
-    for hot statements run with ``exec_driver_sql`` on plain tuples."""
-    return statement if conn.dialect.name == "sqlite" else statement.replace("?", "%s")
+    for hot statements run on plain tuples."""
+    return statement if conn.dialect.name == "sqlite" else pyformat(statement)
+
+
+@lru_cache(maxsize=512)
+def pyformat(statement: str) -> str:
+    """A ``?`` statement with psycopg's ``%s`` placeholders."""
+    return statement.replace("?", "%s")

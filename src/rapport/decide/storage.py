@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import Connection, delete, or_, select, update
 
 from rapport.core.db import RowReader, driver_rows
+from rapport.core.sql import driver_sql
 from rapport.core.tables import agent_stats, assignments
 from rapport.decide.model import Counts, StatKey
 
@@ -119,7 +120,8 @@ def recent_user_stats(
     """Every statistic of the ``limit`` users whose agents learned last (what the taste
     groups are fitted on: a bounded sample, however many users the workspace has)."""
     scopes = [
-        row[0] for row in conn.exec_driver_sql(_sql(conn, _RECENT_USERS_SQL), (workspace_id, limit))
+        row[0]
+        for row in conn.exec_driver_sql(driver_sql(conn, _RECENT_USERS_SQL), (workspace_id, limit))
     ]
     found: ScopedStats = {}
     for start in range(0, len(scopes), 500):
@@ -144,14 +146,14 @@ def replace_groups(
 ) -> None:
     """Store a fit of the taste groups in place of the previous one. The rows are written,
     not added to, so two processes fitting at once leave one of their (equal) fits."""
-    conn.exec_driver_sql(_sql(conn, _DELETE_GROUPS_SQL), (workspace_id,))
+    conn.exec_driver_sql(driver_sql(conn, _DELETE_GROUPS_SQL), (workspace_id,))
     rows = sorted(
         (workspace_id, group_scope(index), dimension, label, c.trials, c.successes, now)
         for index, group in enumerate(groups)
         for (dimension, label), c in group.items()
     )
     if rows:
-        conn.exec_driver_sql(_sql(conn, _SET_STATS_SQL), rows)
+        conn.exec_driver_sql(driver_sql(conn, _SET_STATS_SQL), rows)
 
 
 _ADD_STATS_SQL = (
@@ -173,7 +175,7 @@ def add_stats(conn: Connection, workspace_id: str, increments: Increments, now: 
         if trials or successes
     ]
     if rows:
-        conn.exec_driver_sql(_sql(conn, _ADD_STATS_SQL), rows)
+        conn.exec_driver_sql(driver_sql(conn, _ADD_STATS_SQL), rows)
 
 
 _ASSIGNMENT_COLUMNS = (
@@ -198,7 +200,7 @@ def insert_assignments(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> N
             )
             for row in rows
         ]
-        conn.exec_driver_sql(_sql(conn, _INSERT_ASSIGNMENTS_SQL), values)
+        conn.exec_driver_sql(driver_sql(conn, _INSERT_ASSIGNMENTS_SQL), values)
 
 
 def latest_assignment(
@@ -337,11 +339,6 @@ _EVENTS_SINCE_SQL = (
     "SELECT name, occurred_at FROM events "
     "WHERE workspace_id = ? AND profile_id = ? AND occurred_at >= ?"
 )
-
-
-def _sql(conn: Connection, statement: str) -> str:
-    """The statement in the driver's parameter style (psycopg uses ``%s``)."""
-    return statement if conn.dialect.name == "sqlite" else statement.replace("?", "%s")
 
 
 @dataclass(frozen=True, slots=True)

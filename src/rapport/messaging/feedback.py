@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, update
@@ -29,7 +30,7 @@ from rapport.core.tables import campaign_sends, profiles
 from rapport.decide import storage as decide_storage
 from rapport.messaging import agents, storage
 from rapport.messaging.planner import Chooser, Plan, new_rng, plan_user
-from rapport.messaging.service import config_of
+from rapport.messaging.service import config_of, window_of
 
 SEND_KEYS = ("send_id", "rapport_send_id")
 _SUCCESS_COLUMNS = ("opened_at", "clicked_at", "converted_at")
@@ -185,26 +186,31 @@ class MessagingFeedback:
             conn, workspace_id, [decide_storage.POPULATION, *profile_ids]
         )
         population = scoped.pop(decide_storage.POPULATION, {})
+        # One plan and one chooser per campaign for the batch; each send gets its own
+        # window, which runs from its trigger event.
+        prepared: dict[str, tuple[Plan, Chooser]] = {}
+        for campaign in {c.id: c for _, campaigns in fired for c in campaigns}.values():
+            plan = Plan.of(conn, campaign)
+            if not plan.nobody:
+                prepared[campaign.id] = (plan, Chooser(plan, population, new_rng(), pool_size=0))
         sends = []
         for row, campaigns in fired:
             person = people.get(row["profile_id"])
             if person is None:
                 continue
             for campaign in campaigns:
-                plan = Plan.of(conn, campaign)
-                if plan.nobody:
+                if campaign.id not in prepared:
                     continue
+                plan, chooser = prepared[campaign.id]
                 if plan.rule is not None:
                     session = SessionContext(now=now)
                     if not matching(conn, workspace_id, plan.rule, [person], session, now):
                         continue
                 delay = plan.config.trigger.delay_seconds if plan.config.trigger else 0
                 occurred = float(row["occurred_at"])
-                # A trigger's window runs from its event, not from the campaign's start.
-                plan.window = (occurred, occurred + plan.config.window_days * 86400.0)
-                chooser = Chooser(plan, population, new_rng())
+                event_plan = replace(plan, window=window_of(campaign, plan.config, occurred))
                 send = plan_user(
-                    plan,
+                    event_plan,
                     chooser,
                     person.id,
                     person.timezone,

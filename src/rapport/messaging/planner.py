@@ -28,7 +28,7 @@ from rapport.decide import storage as decide_storage
 from rapport.decide.model import Candidate, Stats, in_holdout
 from rapport.messaging import agents, storage
 from rapport.messaging.schemas import CampaignConfig
-from rapport.messaging.service import config_of
+from rapport.messaging.service import config_of, window_of
 from rapport.messaging.timing import (
     Interval,
     Quiet,
@@ -40,7 +40,6 @@ from rapport.messaging.timing import (
 
 PAGE = 1000
 POOL = 512
-DAY = 86400.0
 
 
 @dataclass
@@ -54,8 +53,10 @@ class Plan:
     window: tuple[float, float]
     content: list[Candidate]
     nobody: bool = False
-    # (time zone name, window start) -> the slots' occurrences
-    _occurrences: dict[tuple[str, float], dict[str, list[Interval]]] = field(default_factory=dict)
+    # (time zone name, hour planned, window end) -> the slots' occurrences
+    _occurrences: dict[tuple[str, float, float], dict[str, list[Interval]]] = field(
+        default_factory=dict
+    )
     _candidates: dict[tuple[str, ...], list[Candidate]] = field(default_factory=dict)
 
     @classmethod
@@ -71,13 +72,12 @@ class Plan:
         quiet = None
         if config.quiet_hours is not None:
             quiet = Quiet.parse(config.quiet_hours.start, config.quiet_hours.end)
-        start = row.starts_at if row.starts_at is not None else row.updated_at
         return cls(
             row=row,
             config=config,
             rule=rule,
             quiet=quiet,
-            window=(start, start + config.window_days * DAY),
+            window=window_of(row, config),
             content=[agents.content_candidate(a) for a in config.alternates],
             nobody=nobody,
         )
@@ -88,7 +88,7 @@ class Plan:
 
     def slots(self, tz_name: str, start: float) -> dict[str, list[Interval]]:
         # Hour resolution: every user planned within the same hour shares the table.
-        key = (tz_name, start - start % 3600.0)
+        key = (tz_name, start - start % 3600.0, self.window[1])
         found = self._occurrences.get(key)
         if found is None:
             found = occurrences(
@@ -115,22 +115,24 @@ class Plan:
 
 @dataclass
 class Chooser:
-    """Alternate and slot choices for one page, with pooled draws for new users."""
+    """Alternate and slot choices for one page, with pooled draws for new users
+    (``pool_size`` 0: every choice drawn afresh, for a handful of users at a time)."""
 
     plan: Plan
     population: Stats
     rng: random.Random
+    pool_size: int = POOL
     # By the identity of the candidate list: the plan hands out the same lists.
     _pools: dict[int, agents.PopulationDraws] = field(default_factory=dict)
 
     def choose(self, candidates: Sequence[Candidate], user: Stats) -> str:
-        if user:
+        if user or not self.pool_size:
             return agents.pick(candidates, user, self.population, self.rng)
         key = id(candidates)
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = agents.PopulationDraws(
-                candidates, self.population, self.rng, POOL
+                candidates, self.population, self.rng, self.pool_size
             )
         return pool.draw()
 

@@ -31,7 +31,7 @@ from rapport.messaging import agents, storage
 from rapport.messaging.providers import storage as provider_storage
 from rapport.messaging.providers.base import Outcome, Provider, PushMessage, Recipient, SendResult
 from rapport.messaging.schemas import CampaignConfig
-from rapport.messaging.service import config_of
+from rapport.messaging.service import config_of, window_of
 from rapport.messaging.timing import Quiet, zone
 
 log = logging.getLogger("rapport.messaging")
@@ -183,7 +183,10 @@ class Sender:
             job.settled = ("exited", exit_event, send.scheduled_at)
             return
         tz = zone(context.get("timezone") or person.get("timezone"))
-        window_end = _window_end(job.campaign, config, context)
+        trigger_at = context.get("trigger_at") if job.campaign.kind == "triggered" else None
+        _, window_end = window_of(
+            job.campaign, config, float(trigger_at) if trigger_at is not None else None
+        )
         if config.quiet_hours is not None:
             quiet = Quiet.parse(config.quiet_hours.start, config.quiet_hours.end)
             if quiet.is_quiet(now, tz):
@@ -359,14 +362,6 @@ def _provider_key(campaign: Any, config: CampaignConfig) -> str:
     if config.dry_run or campaign.provider_id is None:
         return "dry-run"
     return f"{campaign.workspace_id}:{campaign.provider_id}"
-
-
-def _window_end(campaign: Any, config: CampaignConfig, context: Mapping[str, Any]) -> float:
-    if campaign.kind == "triggered":
-        trigger_at = float(context.get("trigger_at") or campaign.updated_at)
-        return trigger_at + config.window_days * DAY
-    start = campaign.starts_at if campaign.starts_at is not None else campaign.updated_at
-    return float(start) + config.window_days * DAY
 
 
 def _later(when: float, window_end: float, reason: str) -> tuple[str, str | None, float]:

@@ -17,6 +17,7 @@ from rapport.core.pagination import Page, PageRequest, build_page
 from rapport.decide.intervals import rate_summary, uplift_interval
 from rapport.decide.model import Counts
 from rapport.messaging import storage
+from rapport.messaging.providers import storage as provider_storage
 from rapport.messaging.schemas import (
     Alternate,
     AlternateCreate,
@@ -49,6 +50,17 @@ def _when(value: float | None) -> datetime | None:
 
 def config_of(row: Any) -> CampaignConfig:
     return msgspec.convert(row.config, CampaignConfig)
+
+
+def window_of(
+    row: Any, config: CampaignConfig, trigger_at: float | None = None
+) -> tuple[float, float]:
+    """When a campaign's sends may go out: ``window_days`` from its start, or, for a
+    triggered campaign's send, from the trigger event."""
+    start = trigger_at
+    if start is None:
+        start = row.starts_at if row.starts_at is not None else row.updated_at
+    return float(start), float(start) + config.window_days * 86400.0
 
 
 def public(row: Any) -> CampaignPublic:
@@ -115,7 +127,7 @@ def _check(conn: Connection, workspace_id: str, row: dict[str, Any]) -> None:
     if audience_id and audience_storage.get_audience(conn, workspace_id, audience_id) is None:
         raise ValidationFailed.single(["body", "audience_id"], "no such audience")
     provider_id = row["provider_id"]
-    if provider_id and not storage.provider_exists(conn, workspace_id, provider_id):
+    if provider_id and provider_storage.get_provider(conn, workspace_id, provider_id) is None:
         raise ValidationFailed.single(["body", "provider_id"], "no such provider")
     if row["status"] != "draft" and not provider_id and not config.dry_run:
         raise ValidationFailed.single(

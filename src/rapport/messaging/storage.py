@@ -15,7 +15,6 @@ from rapport.core.tables import (
     events,
     identities,
     profiles,
-    providers,
 )
 
 # Sends that still have to go out (or are going out right now).
@@ -330,15 +329,6 @@ def forget_profile(conn: Connection, workspace_id: str, profile_id: str) -> None
             campaign_sends.c.profile_id == profile_id,
         )
     )
-
-
-def provider_exists(conn: Connection, workspace_id: str, provider_id: str) -> bool:
-    found = conn.execute(
-        select(providers.c.id).where(
-            providers.c.workspace_id == workspace_id, providers.c.id == provider_id
-        )
-    ).first()
-    return found is not None
 
 
 def drop_pending(conn: Connection, campaign_id: str, now: float) -> None:
