@@ -112,6 +112,23 @@ def test_decisions_are_sticky_for_the_configured_time(
     assert len(ids) == 3
 
 
+def test_a_sticky_decision_shows_its_variants_latest_payload(
+    admin: httpx.Client, content: Content
+) -> None:
+    surface = admin.post("/api/surfaces", json=four_tones(sticky_seconds=3600)).json()
+    first = content.one("u1", surface["id"])
+    assert content.one("u1", surface["id"]) == first  # answered again from memory
+    variant_id = first["variant"]["id"]
+    edited = admin.patch(
+        f"/api/surfaces/{surface['id']}/variants/{variant_id}",
+        json={"payload": {"tone": "edited"}},
+    )
+    assert edited.status_code == 200, edited.text
+    again = content.one("u1", surface["id"])
+    assert again["assignment_id"] == first["assignment_id"]
+    assert again["variant"]["payload"] == {"tone": "edited"}
+
+
 def test_several_surfaces_in_one_request_and_unknown_ones(
     admin: httpx.Client, content: Content
 ) -> None:

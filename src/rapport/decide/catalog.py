@@ -71,6 +71,10 @@ class SurfacePlan:
     key: str | None = None
     starts_at: float | None = None
     ends_at: float | None = None
+    # Reused decisions by assignment id (the engine's memo; see ``Decider``): a stored
+    # decision never changes, so its answer under this plan is built once. It lives as
+    # long as this plan object, at most ``plans_ttl`` seconds.
+    reused: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def live(self, now: float) -> bool:
         """Active and inside its schedule."""

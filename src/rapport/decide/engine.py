@@ -65,6 +65,9 @@ class Decision:
     alternates: tuple[str, ...]
     policy: str
     min_gap_days: float
+    # Encodings of this decision by API (filled by the API that renders it): a reused
+    # decision is the same object for a while (see ``_reuse``), so it is encoded once.
+    renderings: dict[str, bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def personalized(self) -> bool:
@@ -73,6 +76,43 @@ class Decision:
     def alternate_ids(self) -> list[str]:
         """``<assignment id>.<rank>`` for each alternate, best first."""
         return [f"{self.assignment_id}.{rank}" for rank in range(1, len(self.alternates) + 1)]
+
+
+# How many reused decisions a plan remembers before starting afresh (plans are
+# replaced every few seconds, so this bounds only a burst of distinct users).
+REUSE_MEMO = 10_000
+
+
+def _reusable(plan: SurfacePlan, latest: storage.LatestDecision, now: float) -> bool:
+    """Whether the user's latest decision on ``plan`` still stands (for a user who is
+    eligible): sticky, its variant still there, and not a paused agent's."""
+    return (
+        latest.policy != INELIGIBLE
+        and now - latest.created_at < plan.config.control.sticky_seconds
+        and latest.variant_id in plan.variants
+        and (latest.policy != AGENT or plan.status == "active")
+    )
+
+
+def _reuse(plan: SurfacePlan, latest: storage.LatestDecision) -> Decision:
+    """A stored decision served again: the same object for as long as ``plan`` lives,
+    so a returning user's answer is built (and rendered, by callers that keep renderings
+    by decision) once per plan, not per request."""
+    memo = plan.reused
+    decision: Decision | None = memo.get(latest.id)
+    if decision is None:
+        decision = Decision(
+            plan.id,
+            latest.id,
+            plan.variants[latest.variant_id],
+            tuple(v for v in latest.alternates if v in plan.variants),
+            latest.policy,
+            plan.config.control.min_gap_days,
+        )
+        if len(memo) >= REUSE_MEMO:
+            memo.clear()
+        memo[latest.id] = decision
+    return decision
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,6 +308,9 @@ class Decider:
                 self.catalog.refresh, workspace_id, surface_ids
             )
         key: PersonKey = (workspace_id, contact_id, tuple(identities))
+        remembered = self._remembered(key, surface_ids, shared, now, experiences)
+        if remembered is not None:
+            return remembered
         decisions, rows, profile_id, generation = await self.database.run_read_rows(
             self._decide_all, key, surface_ids, request, shared, device, experiences
         )
@@ -275,6 +318,45 @@ class Decider:
         if rows and profile_id is not None:
             # Committed: this process may serve them again without reading them back.
             self.recent.remember(key, profile_id, map(_latest_of, rows), generation)
+        return decisions
+
+    def _remembered(
+        self,
+        key: PersonKey,
+        surface_ids: Sequence[str],
+        shared: Shared,
+        now: float,
+        experiences: bool,
+    ) -> dict[str, Decision | None] | None:
+        """Every requested surface answered from this process's memory of the person's
+        decisions (no database), when each served one is simply reused and none has an
+        audience to check (that needs the person, read in :meth:`_decide_all`); else
+        None. The same answers :meth:`_decide_all` gives, on a returning user's path."""
+        if not self.recent.enabled:
+            return None
+        plans = shared.plans
+        served: list[SurfacePlan] = []
+        for surface_id in surface_ids:
+            plan = plans.get(surface_id)
+            if (
+                plan is None
+                or plan.status == "archived"
+                or plan.default is None
+                or (plan.key is not None) != experiences
+            ):
+                continue
+            if plan.audience is not None:
+                return None
+            served.append(plan)
+        remembered = self.recent.lookup(key, [plan.id for plan in served])
+        if remembered is None:
+            return None
+        decisions: dict[str, Decision | None] = dict.fromkeys(surface_ids)
+        for plan in served:
+            latest = remembered.latest.get(plan.id)
+            if latest is None or not _reusable(plan, latest, now):
+                return None
+            decisions[plan.id] = _reuse(plan, latest)
         return decisions
 
     def _decide_all(
@@ -444,22 +526,8 @@ class Decider:
         eligible = plan.audience is None or (
             snap.person is not None and evaluate(plan.audience, snap.person)
         )
-        if (
-            latest is not None
-            and eligible
-            and latest.policy != INELIGIBLE
-            and now - latest.created_at < control.sticky_seconds
-            and latest.variant_id in plan.variants
-            and (latest.policy != AGENT or plan.status == "active")
-        ):
-            return Decision(
-                plan.id,
-                latest.id,
-                plan.variants[latest.variant_id],
-                tuple(v for v in latest.alternates if v in plan.variants),
-                latest.policy,
-                control.min_gap_days,
-            )
+        if latest is not None and eligible and _reusable(plan, latest, now):
+            return _reuse(plan, latest)
         if not eligible and plan.status == "active":
             # Nothing to learn or measure: not stored (feedback on its id is ignored), so
             # users outside an audience cost no write on every request.

@@ -10,12 +10,13 @@ gap, paused) is skipped unless ``allow_unassigned=true``, which returns its defa
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
 import msgspec
 
-from rapport.api.http import Param, Request, Response, Route, json_response
+from rapport.api.http import Param, Request, Response, Route
 from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.keys import KeyKind
 from rapport.decide.context import DEVICE_TYPES, device_type
@@ -43,7 +44,7 @@ class VariantOut(msgspec.Struct):
 
 
 class SurfaceContent(msgspec.Struct):
-    """One surface's content for one user."""
+    """One surface's content for one user (documents the response; see ``_encoded``)."""
 
     surface_id: str
     assignment_id: str
@@ -52,6 +53,22 @@ class SurfaceContent(msgspec.Struct):
     alternates: list[AlternateRef]
     variant: VariantOut
     policy: str
+
+
+class _EncodedContent(msgspec.Struct):
+    """:class:`SurfaceContent` as encoded: the alternates written as ready JSON."""
+
+    surface_id: str
+    assignment_id: str
+    n_alternates: int
+    control: ControlOut
+    alternates: msgspec.Raw
+    variant: VariantOut
+    policy: str
+
+
+_encoder = msgspec.json.Encoder()
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 def _one(query: dict[str, list[str]], name: str) -> str | None:
@@ -69,6 +86,9 @@ def _surface_ids(query: dict[str, list[str]]) -> list[str]:
         )
     ids: list[str] = []
     for index, value in enumerate(raw):
+        if _CANONICAL_UUID.fullmatch(value):
+            ids.append(value)  # already as str(UUID(value)) would write it
+            continue
         try:
             ids.append(str(uuid.UUID(value)))
         except ValueError:
@@ -87,17 +107,34 @@ def _flag(query: dict[str, list[str]], name: str) -> bool:
     return raw in {"true", "1"}
 
 
-def _render(decision: Decision) -> SurfaceContent:
-    variant = decision.variant
-    return SurfaceContent(
-        surface_id=decision.surface_id,
-        assignment_id=decision.assignment_id,
-        n_alternates=len(decision.alternates),
-        control=ControlOut(decision.min_gap_days),
-        alternates=[AlternateRef(a) for a in decision.alternate_ids()],
-        variant=VariantOut(variant.id, variant.name, variant.labels, variant.payload),
-        policy=decision.policy,
-    )
+def _alternates_json(decision: Decision) -> bytes:
+    """``[{"alternate_assignment_id": …}, …]``: ids are ours (UUID and rank), so they
+    need no escaping and are joined directly rather than built as objects."""
+    ids = decision.alternate_ids()
+    if not ids:
+        return b"[]"
+    middle = '"},{"alternate_assignment_id":"'.join(ids)
+    return f'[{{"alternate_assignment_id":"{middle}"}}]'.encode()
+
+
+def _encoded(decision: Decision) -> bytes:
+    """The decision's item as JSON, encoded once per decision object."""
+    encoded = decision.renderings.get("content")
+    if encoded is None:
+        variant = decision.variant
+        encoded = _encoder.encode(
+            _EncodedContent(
+                surface_id=decision.surface_id,
+                assignment_id=decision.assignment_id,
+                n_alternates=len(decision.alternates),
+                control=ControlOut(decision.min_gap_days),
+                alternates=msgspec.Raw(_alternates_json(decision)),
+                variant=VariantOut(variant.id, variant.name, variant.labels, variant.payload),
+                policy=decision.policy,
+            )
+        )
+        decision.renderings["content"] = encoded
+    return encoded
 
 
 def build_routes(keys: KeyAuthenticator, decider: Decider) -> list[Route]:
@@ -129,7 +166,7 @@ def build_routes(keys: KeyAuthenticator, decider: Decider) -> list[Route]:
             user_agent=request.headers.get("user-agent"),
         )
         items = [
-            _render(d)
+            _encoded(d)
             for d in decisions.values()
             if d is not None and (d.personalized or allow_unassigned)
         ]
@@ -141,7 +178,7 @@ def build_routes(keys: KeyAuthenticator, decider: Decider) -> list[Route]:
                 else "Nothing is personalized for this contact on the requested surfaces"
             )
             raise NotFound(message, code="no_content")
-        return json_response(items)
+        return Response(b"[" + b",".join(items) + b"]")
 
     return [
         Route(
