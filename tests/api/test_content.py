@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections import Counter
@@ -255,13 +256,11 @@ def test_a_new_user_starts_from_the_population(
     assert all(by_tone["playful"]["rate"] > rate for rate in others)
 
 
-def test_taste_groups_are_fitted_stored_and_explained(
-    admin: httpx.Client, content: Content, ingest: Ingest, db: Database, workspace: Workspace
-) -> None:
-    """Two kinds of users (urgent fans buy on urgent copy, the others on playful copy);
-    a fitter working on the database alone, as another worker would, finds the kinds;
-    the server reads them from there. The users' records are written as feedback would
-    write them, so what they hold does not depend on what the agents chose to show."""
+def two_kinds_of_users(
+    admin: httpx.Client, ingest: Ingest, db: Database, workspace: Workspace
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Urgent fans buy on urgent copy, the others on playful copy: their records are
+    written as feedback would write them; the surface, and each user's liked tone."""
     surface = admin.post("/api/surfaces", json=four_tones()).json()
     fans = {f"{tone}-fan-{n}": tone for tone in ("urgent", "playful") for n in range(8)}
     events = [{"contact_id": user, "event_name": "visit", "timestamp": NOW()} for user in fans]
@@ -279,6 +278,47 @@ def test_taste_groups_are_fitted_stored_and_explained(
                     increments[(scope, *key)] = (before[0] + 6.0, before[1] + wins)
     with db.begin() as conn:
         storage.add_stats(conn, workspace.id, increments, NOW())
+    return surface, fans
+
+
+def test_periodic_fits_run_in_a_child_process(
+    admin: httpx.Client, ingest: Ingest, db: Database, workspace: Workspace
+) -> None:
+    """The background fit works on the database from a process of its own (it would
+    otherwise hold the interpreter lock against requests), and this process sees it."""
+    two_kinds_of_users(admin, ingest, db, workspace)
+    feedback, catalog = Feedback(Catalog()), Catalog()
+    with db.read_rows() as reader:
+        catalog.population(reader, workspace.id)  # cached here: the fit must refresh it
+    fitter = GroupFitter(db, feedback, catalog, Policy(groups=2))
+    feedback._unfitted.add(workspace.id)  # as processing marks a workspace that learned
+    fitter.start(interval=0.1)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with db.read() as conn:
+                groups = storage.groups_of(storage.population_stats(conn, workspace.id))
+            if groups or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert len(groups) == 2
+        pool = fitter._pool
+        assert pool is not None
+        assert all(pid != os.getpid() for pid in pool._processes)
+        assert workspace.id not in catalog._population  # forgotten: read afresh
+    finally:
+        fitter.stop()
+    assert fitter._pool is None
+
+
+def test_taste_groups_are_fitted_stored_and_explained(
+    admin: httpx.Client, content: Content, ingest: Ingest, db: Database, workspace: Workspace
+) -> None:
+    """Two kinds of users (urgent fans buy on urgent copy, the others on playful copy);
+    a fitter working on the database alone, as another worker would, finds the kinds;
+    the server reads them from there. The users' records are written as feedback would
+    write them, so what they hold does not depend on what the agents chose to show."""
+    surface, fans = two_kinds_of_users(admin, ingest, db, workspace)
     fitter = GroupFitter(db, Feedback(Catalog()), Catalog(), Policy(groups=2))
     assert fitter.fit(workspace.id)
     with db.read() as conn:
