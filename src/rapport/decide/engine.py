@@ -301,7 +301,6 @@ class Decider:
         first of ``identities`` the identity graph knows, else by ``contact_id``.
         """
         now = time.time() if now is None else now
-        request = _Request(session or {}, client_ip, user_agent, now, identities)
         shared = self.catalog.current(workspace_id, surface_ids)
         if shared is None:
             shared = await self.database.run_read_local(
@@ -311,6 +310,7 @@ class Decider:
         remembered = self._remembered(key, surface_ids, shared, now, experiences)
         if remembered is not None:
             return remembered
+        request = _Request(session or {}, client_ip, user_agent, now, identities)
         decisions, rows, profile_id, generation = await self.database.run_read_rows(
             self._decide_all, key, surface_ids, request, shared, device, experiences
         )
