@@ -52,8 +52,8 @@ class RequestStats(Collector):
         bounds = [*(str(b) for b in LATENCY_BUCKETS), "+Inf"]
         for (route, method), cells in list(self.latencies.items()):
             cumulative, buckets = 0.0, []
-            for bound, count in zip(bounds, cells[:-1], strict=True):
-                cumulative += count
+            for bound, in_bucket in zip(bounds, cells[:-1], strict=True):
+                cumulative += in_bucket
                 buckets.append((bound, cumulative))
             latency.add_metric([route, method], buckets, cells[-1])
         yield latency
