@@ -69,7 +69,9 @@ class KeyAuthenticator:
         parsed = keyfmt.parse_key(presented.strip())
         if parsed is None:
             raise Unauthorized("The API key is not valid")
-        entry = await self._entry(parsed.key_id)
+        entry = self._cached(parsed.key_id)
+        if entry is None:
+            entry = await self._entry(parsed.key_id)
         if (
             entry is None
             or not entry.active
@@ -103,9 +105,16 @@ class KeyAuthenticator:
                 extra={"region": region},
             )
 
-    async def _entry(self, key_id: str) -> _Entry | None:
+    def _cached(self, key_id: str) -> _Entry | None:
+        """The key's entry if this process holds it fresh (no await on the hot path)."""
         entry = self._cache.get(key_id)
         if entry is not None and time.monotonic() - entry.fetched <= self.cache_seconds:
+            return entry
+        return None
+
+    async def _entry(self, key_id: str) -> _Entry | None:
+        entry = self._cached(key_id)
+        if entry is not None:
             return entry
         loading = self._loading.get(key_id)
         if loading is not None:
