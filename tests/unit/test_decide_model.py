@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from rapport.decide import simulate
+from rapport.decide import model, simulate
 from rapport.decide.intervals import beta_cdf, beta_ppf
 from rapport.decide.model import (
     DEFAULT_POLICY,
@@ -195,6 +195,30 @@ def test_choices_are_reproducible_with_a_seeded_rng() -> None:
     population = _stats({"tone": {"friendly": 0.2}}, per_variant=10)
     first = choose(CANDIDATES, {}, population, rng=random.Random(3))
     assert choose(CANDIDATES, {}, population, rng=random.Random(3)) == first
+
+
+def test_shared_priors_are_reused_only_for_the_same_snapshot_and_context() -> None:
+    """Decisions in one population snapshot share its priors; a new snapshot (or another
+    context) is decided from its own numbers, as if nothing had been remembered."""
+    user = _stats({"tone": {"urgent": 0.3}}, per_variant=2)
+    evening = _stats({"tone": {"formal": 0.3}}, per_variant=30)
+    before = _stats({"tone": {"friendly": 0.2}}, per_variant=10)
+    after = _stats({"tone": {"formal": 0.25}}, per_variant=40)  # a new snapshot
+
+    def ranked(
+        population: dict[StatKey, Counts], contexts: tuple[dict[StatKey, Counts], ...]
+    ) -> list[tuple[str, float]]:
+        return choose(CANDIDATES, user, population, contexts, rng=random.Random(11))
+
+    cases = [(p, c) for p in (before, after) for c in ((), (evening,), ({},))]
+    first = [ranked(population, contexts) for population, contexts in cases]
+    model._CACHE.clear()
+    again = [ranked(population, contexts) for population, contexts in reversed(cases)]
+    assert again[::-1] == first
+    # An empty context counts as none; evidence in a context changes the draw; so does
+    # a new snapshot.
+    assert first[2] == first[0] != first[1]
+    assert first[3] != first[0]
 
 
 def test_posterior_is_the_conjugate_update_of_the_shrunk_prior() -> None:

@@ -260,6 +260,72 @@ def _context_shift(mean: float, key: StatKey, contexts: Sequence[Stats], policy:
     return shift
 
 
+class _SharedPriors:
+    """The population-only part of every key's posterior for one surface, population
+    snapshot and context: prior mean, prior strength and context shift. Every user's
+    decision in that snapshot and context needs the same, so it is computed once per
+    key (``_shared_priors`` keeps these by the identity of their inputs)."""
+
+    __slots__ = ("contexts", "keys", "policy", "population", "priors", "root", "strength")
+
+    def __init__(
+        self, keys: list[StatKey], population: Stats, contexts: Sequence[Stats], root: float,
+        strength: float, policy: Policy,
+    ) -> None:  # fmt: skip
+        # The surface's ``_variant`` keys: pooled, they give its totals.
+        self.keys = keys
+        self.population = population
+        self.contexts = contexts
+        self.root = root
+        # The strength of the user's prior on their own overall rate (``_beliefs``).
+        self.strength = strength
+        self.policy = policy
+        self.priors: dict[StatKey, tuple[float, float, float]] = {}
+
+    def of(self, key: StatKey) -> tuple[float, float, float]:
+        """(prior mean, prior strength, context shift) of ``key``."""
+        found = self.priors.get(key)
+        if found is None:
+            policy = self.policy
+            mean, evidence = _population_prior(self.population.get(key), self.root, policy)
+            shift = _context_shift(mean, key, self.contexts, policy) if self.contexts else 0.0
+            found = self.priors[key] = (mean, min(policy.prior_strength, evidence), shift)
+        return found
+
+
+def _shared_priors(
+    candidates: Sequence[Candidate],
+    population: Stats,
+    contexts: Sequence[Stats],
+    policy: Policy,
+) -> _SharedPriors:
+    """The shared priors of a surface's candidates in this population snapshot and
+    context, remembered by the identity of their inputs (held while remembered)."""
+    # An empty context shifts nothing, and callers build a new empty one each time.
+    contexts = [stats for stats in contexts if stats]
+    identity = ("priors", id(candidates), id(population), id(policy), *map(id, contexts))
+    found = _CACHE.get(identity)
+    if found is not None:
+        held, value = found
+        if (
+            held[0] is candidates
+            and held[1] is population
+            and held[2] is policy
+            and all(a is b for a, b in zip(held[3:], contexts, strict=True))
+        ):
+            assert isinstance(value, _SharedPriors)
+            return value
+    keys = [(VARIANT_DIMENSION, candidate.variant_id) for candidate in candidates]
+    root, evidence = _population_prior(_pooled(map(population.get, keys)), 0.5, policy)
+    value = _SharedPriors(
+        keys, population, contexts, root, min(policy.prior_strength, evidence), policy
+    )
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[identity] = ((candidates, population, policy, *contexts), value)
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class _Beliefs:
     """What one decision needs to compute any key's user posterior."""
@@ -270,6 +336,8 @@ class _Beliefs:
     root: float
     policy: Policy
     group: Stats | None = None
+    # Without a group: the population-only parts, shared by every user's decision.
+    shared: _SharedPriors | None = None
 
     def prior(self, key: StatKey) -> tuple[float, float, float]:
         """The user's prior for one key: mean, strength (pseudo-trials), population mean.
@@ -292,13 +360,17 @@ class _Beliefs:
 
     def posterior(self, key: StatKey) -> tuple[float, float]:
         """The user's Beta for one key: prior, user counts, context shift."""
-        mean, strength, population_mean = self.prior(key)
-        alpha, beta = posterior(self.user.get(key, _ZERO), mean, strength)
-        shift = (
-            _context_shift(population_mean, key, self.contexts, self.policy)
-            if self.contexts
-            else 0.0
-        )
+        if self.shared is not None:
+            mean, strength, shift = self.shared.of(key)
+            alpha, beta = posterior(self.user.get(key, _ZERO), mean, strength)
+        else:
+            mean, strength, population_mean = self.prior(key)
+            alpha, beta = posterior(self.user.get(key, _ZERO), mean, strength)
+            shift = (
+                _context_shift(population_mean, key, self.contexts, self.policy)
+                if self.contexts
+                else 0.0
+            )
         if shift == 0.0:
             return alpha, beta
         total = alpha + beta
@@ -784,8 +856,11 @@ def _choose_from_population(
     is scored by its own posterior alone. Scores are rates, possibly slightly outside
     [0, 1] since effects are added.
     """
-    variant_keys = [(VARIANT_DIMENSION, candidate.variant_id) for candidate in candidates]
-    beliefs, reference = _beliefs(variant_keys, user, population, context_population, policy)
+    shared = _shared_priors(candidates, population, context_population, policy)
+    # The user's own overall rate on the surface, as ``_beliefs`` computes it.
+    alpha, beta = posterior(_pooled(map(user.get, shared.keys)), shared.root, shared.strength)
+    reference = alpha / (alpha + beta)
+    beliefs = _Beliefs(user, population, shared.contexts, shared.root, policy, shared=shared)
     draws: dict[StatKey, tuple[float, float]] = {}
 
     def sample(key: StatKey) -> tuple[float, float]:
