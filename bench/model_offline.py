@@ -9,6 +9,7 @@ generator's taste types (not a peer; nothing real can know them). Taste groups a
 refitted every ``--refit-every`` rounds (the server refits every 10 s).
 
     .venv/bin/python bench/model_offline.py --seeds 2 --refit-every 2 --ceiling
+    .venv/bin/python bench/model_offline.py --worlds clustered --oracle-groups --ceiling
     .venv/bin/python bench/model_offline.py --policy legacy --policy groups=0 --policy ''
 """
 
@@ -118,7 +119,7 @@ class RapportModel:
         # Snapshots, as the server's caches hold: never mutated after a decision read them.
         self.scopes = {name: dict(stats) for name, stats in self.scopes.items()}
         self.rounds += 1
-        if self.policy.groups >= 2 and self.rounds % self.refit_every == 0:
+        if self.policy.groups >= 2 and self.refit_every and self.rounds % self.refit_every == 0:
             started = time.perf_counter()
             users = [stats for name, stats in self.scopes.items() if name.startswith("u")]
             fitted = clusters.fit(
@@ -132,6 +133,33 @@ class RapportModel:
             if fitted is not None:
                 self.groups = fitted
             self.fit_seconds += time.perf_counter() - started
+
+
+class OracleGroupsModel(RapportModel):
+    """A diagnostic, not a peer: rapport's decisions with taste groups built from the
+    users' *true* segments (the clustered world's), in place of the fitted ones. Beside
+    the fitted model it tells how much of the gap to the ceiling is the fit (finding the
+    groups) and how much is deciding with them."""
+
+    def __init__(self, world: World, policy: model.Policy = model.DEFAULT_POLICY) -> None:
+        super().__init__(policy, label="oracle groups")
+        self.name = "rapport model (offline) with the true segments as groups"
+        self.segments = [user.segment for user in world.users]
+
+    def learn(self, feedback: Sequence[tuple[Arrival, int, float, bool]], world: World) -> None:
+        refit_every, self.refit_every = self.refit_every, 0  # no fit: groups are given
+        try:
+            super().learn(feedback, world)
+        finally:
+            self.refit_every = refit_every
+        count = max(s for s in self.segments if s is not None) + 1
+        users, weights = [], []
+        for index, segment in enumerate(self.segments):
+            stats = self.scopes.get(f"u{index}")
+            if stats is not None and segment is not None:
+                users.append(stats)
+                weights.append([1.0 if g == segment else 0.0 for g in range(count)])
+        self.groups = clusters.groups_of_members(users, weights, count)
 
 
 class TypeBayesReference:
@@ -220,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--presence", type=float, default=0.9)
     parser.add_argument("--ceiling", action="store_true")
     parser.add_argument(
+        "--oracle-groups",
+        action="store_true",
+        help="also decide with the true segments as groups (clustered world): fit vs rule",
+    )
+    parser.add_argument(
         "--policy",
         action="append",
         default=[],
@@ -253,6 +286,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                 f"{time.perf_counter() - started:.0f}s)",
                 flush=True,
             )
+        if args.oracle_groups and world.users[0].segment is not None:
+            for text, policy in zip(args.policy or ["default"], policies, strict=True):
+                oracle = OracleGroupsModel(world, policy)
+                result = figures(world, arrivals, simulate(world, arrivals, oracle))
+                label = text or "default"
+                print(f"{name:<10} {oracle.name} {label}: captured {result.captured:.3f}")
         if args.ceiling:
             for sharpen in (0.0, 3.0):
                 reference = TypeBayesReference(world, sharpen=sharpen)

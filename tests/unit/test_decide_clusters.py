@@ -158,3 +158,12 @@ def test_preferences_lean_on_the_group() -> None:
     assert (
         friendly.population_mean == next(r for r in alone if r.label == "friendly").population_mean
     )
+
+
+def test_groups_of_given_members_sum_their_records_by_weight() -> None:
+    key: StatKey = ("tone", "urgent")
+    users = [{key: Counts(10.0, 3.0)}, {key: Counts(4.0, 1.0)}, {key: Counts(6.0, 0.0)}]
+    groups = clusters.groups_of_members(users, [[1.0, 0.0], [0.5, 0.5], [0.0, 1.0]], 2)
+    assert groups[0][key] == Counts(12.0, 3.5)
+    assert groups[1][key] == Counts(8.0, 0.5)
+    assert [g[CLUSTER_WEIGHT].trials for g in groups] == [1.5, 1.5]

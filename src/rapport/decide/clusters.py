@@ -66,6 +66,14 @@ def _groups(
     return groups
 
 
+def groups_of_members(
+    users: Sequence[Stats], weights_by_user: Sequence[Sequence[float]], k: int
+) -> list[dict[StatKey, Counts]]:
+    """The statistics of ``k`` groups whose members are given (each user's weight in
+    each group), as a fit would store them: for diagnostics and tests."""
+    return _groups(users, weights_by_user, k)
+
+
 def _random_start(
     users: Sequence[Stats], k: int, rng: random.Random
 ) -> list[dict[StatKey, Counts]]:
