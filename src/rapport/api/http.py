@@ -77,6 +77,18 @@ class Request:
             }
         return self._headers
 
+    def header(self, name: bytes) -> str | None:
+        """One header's value (``name`` in lower case) without decoding them all, for
+        the hot paths that read one or two; a repeated header gives its last value, as
+        in :attr:`headers`."""
+        if self._headers is not None:
+            return self._headers.get(name.decode("latin-1"))
+        found = None
+        for key, value in self.scope["headers"]:
+            if key.lower() == name:
+                found = value
+        return None if found is None else found.decode("latin-1")
+
     @property
     def query(self) -> dict[str, list[str]]:
         if self._query is None:

@@ -139,7 +139,7 @@ def _encoded(decision: Decision) -> bytes:
 
 def build_routes(keys: KeyAuthenticator, decider: Decider) -> list[Route]:
     async def content(request: Request) -> Response:
-        principal = await keys.authenticate(request.headers.get("x-api-key"), SURFACES)
+        principal = await keys.authenticate(request.header(b"x-api-key"), SURFACES)
         query = request.query
         contact_id = _one(query, "contact_id")
         if not contact_id or len(contact_id) > 255:
@@ -153,7 +153,8 @@ def build_routes(keys: KeyAuthenticator, decider: Decider) -> list[Route]:
             raise ValidationFailed.single(
                 ["query", "device_type"], f"device_type must be one of {', '.join(DEVICE_TYPES)}"
             )
-        device = device or device_type(request.headers.get("user-agent"))
+        user_agent = request.header(b"user-agent")
+        device = device or device_type(user_agent)
         # Every other query parameter is an in-session attribute (utm_medium=email).
         session = {k: v[-1] for k, v in query.items() if k not in RESERVED and v}
         decisions = await decider.decide(
@@ -163,7 +164,7 @@ def build_routes(keys: KeyAuthenticator, decider: Decider) -> list[Route]:
             device=device,
             session=session,
             client_ip=request.client_ip,
-            user_agent=request.headers.get("user-agent"),
+            user_agent=user_agent,
         )
         items = [
             _encoded(d)
