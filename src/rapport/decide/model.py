@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -266,11 +266,14 @@ class _SharedPriors:
     decision in that snapshot and context needs the same, so it is computed once per
     key (``_shared_priors`` keeps these by the identity of their inputs)."""
 
-    __slots__ = ("contexts", "keys", "policy", "population", "priors", "root", "strength")
+    __slots__ = (
+        "_ordered", "contexts", "keys", "layout", "order", "policy", "population", "priors",
+        "root", "strength",
+    )  # fmt: skip
 
     def __init__(
-        self, keys: list[StatKey], population: Stats, contexts: Sequence[Stats], root: float,
-        strength: float, policy: Policy,
+        self, candidates: Sequence[Candidate], keys: list[StatKey], population: Stats,
+        contexts: Sequence[Stats], root: float, strength: float, policy: Policy,
     ) -> None:  # fmt: skip
         # The surface's ``_variant`` keys: pooled, they give its totals.
         self.keys = keys
@@ -281,6 +284,24 @@ class _SharedPriors:
         self.strength = strength
         self.policy = policy
         self.priors: dict[StatKey, tuple[float, float, float]] = {}
+        # Every key a decision samples, in the order it first needs it (each candidate's
+        # ``_variant`` key, then its labels), and per candidate (variant id, index of its
+        # own key, indices of its labels' keys) in that list.
+        index: dict[StatKey, int] = {}
+        layout: list[tuple[str, int, tuple[int, ...]]] = []
+        for candidate, own in zip(candidates, keys, strict=True):
+            mine = index.setdefault(own, len(index))
+            labels = tuple(index.setdefault(key, len(index)) for key in candidate.labels.items())
+            layout.append((candidate.variant_id, mine, labels))
+        self.order = list(index)
+        self.layout = layout
+        self._ordered: list[tuple[float, float, float]] | None = None
+
+    def ordered(self) -> list[tuple[float, float, float]]:
+        """:meth:`of` every key of :attr:`order`, in that order."""
+        if self._ordered is None:
+            self._ordered = [self.of(key) for key in self.order]
+        return self._ordered
 
     def of(self, key: StatKey) -> tuple[float, float, float]:
         """(prior mean, prior strength, context shift) of ``key``."""
@@ -318,8 +339,9 @@ def _shared_priors(
     keys = [(VARIANT_DIMENSION, candidate.variant_id) for candidate in candidates]
     root, evidence = _population_prior(_pooled(map(population.get, keys)), 0.5, policy)
     value = _SharedPriors(
-        keys, population, contexts, root, min(policy.prior_strength, evidence), policy
-    )
+        candidates, keys, population, contexts, root, min(policy.prior_strength, evidence),
+        policy,
+    )  # fmt: skip
     if len(_CACHE) >= _CACHE_SIZE:
         _CACHE.pop(next(iter(_CACHE)))
     _CACHE[identity] = ((candidates, population, policy, *contexts), value)
@@ -336,8 +358,6 @@ class _Beliefs:
     root: float
     policy: Policy
     group: Stats | None = None
-    # Without a group: the population-only parts, shared by every user's decision.
-    shared: _SharedPriors | None = None
 
     def prior(self, key: StatKey) -> tuple[float, float, float]:
         """The user's prior for one key: mean, strength (pseudo-trials), population mean.
@@ -360,17 +380,13 @@ class _Beliefs:
 
     def posterior(self, key: StatKey) -> tuple[float, float]:
         """The user's Beta for one key: prior, user counts, context shift."""
-        if self.shared is not None:
-            mean, strength, shift = self.shared.of(key)
-            alpha, beta = posterior(self.user.get(key, _ZERO), mean, strength)
-        else:
-            mean, strength, population_mean = self.prior(key)
-            alpha, beta = posterior(self.user.get(key, _ZERO), mean, strength)
-            shift = (
-                _context_shift(population_mean, key, self.contexts, self.policy)
-                if self.contexts
-                else 0.0
-            )
+        mean, strength, population_mean = self.prior(key)
+        alpha, beta = posterior(self.user.get(key, _ZERO), mean, strength)
+        shift = (
+            _context_shift(population_mean, key, self.contexts, self.policy)
+            if self.contexts
+            else 0.0
+        )
         if shift == 0.0:
             return alpha, beta
         total = alpha + beta
@@ -396,16 +412,6 @@ def _beliefs(
     alpha, beta = posterior(_pooled(map(user.get, keys)), root, strength)
     beliefs = _Beliefs(user, population, contexts, root, policy, group)
     return beliefs, alpha / (alpha + beta)
-
-
-def _draw(alpha: float, beta: float, rng: random.Random, exploration: float) -> tuple[float, float]:
-    """A Thompson sample of the rate, and the posterior variance a b / ((a+b)^2 (a+b+1)).
-
-    The sample comes from Beta(a / e, b / e): the same mean, about e times the variance.
-    """
-    total = alpha + beta
-    variance = alpha * beta / (total * total * (total + 1.0))
-    return rng.betavariate(alpha / exploration, beta / exploration), variance
 
 
 # -- the rate model ----------------------------------------------------------------------
@@ -860,16 +866,38 @@ def _choose_from_population(
     # The user's own overall rate on the surface, as ``_beliefs`` computes it.
     alpha, beta = posterior(_pooled(map(user.get, shared.keys)), shared.root, shared.strength)
     reference = alpha / (alpha + beta)
-    beliefs = _Beliefs(user, population, shared.contexts, shared.root, policy, shared=shared)
-    draws: dict[StatKey, tuple[float, float]] = {}
-
-    def sample(key: StatKey) -> tuple[float, float]:
-        drawn = draws.get(key)
-        if drawn is None:
-            drawn = draws[key] = _draw(*beliefs.posterior(key), rng, policy.exploration)
-        return drawn
-
-    scored = [(c.variant_id, _score(c, reference, sample)) for c in candidates]
+    # One draw per key, in the order the keys are first needed (so a seeded generator
+    # gives the same draws whatever the layout); each key's Beta as ``_Beliefs.posterior``,
+    # and the Thompson draw with its variance: this loop is most of a fresh decision.
+    exploration = policy.exploration
+    betavariate = rng.betavariate
+    user_counts = user.get
+    draws: list[tuple[float, float]] = []
+    for key, (mean, strength, shift) in zip(shared.order, shared.ordered(), strict=True):
+        alpha, beta = posterior(user_counts(key, _ZERO), mean, strength)
+        if shift != 0.0:
+            total = alpha + beta
+            moved = _shifted(alpha / total, shift)
+            alpha = max(moved * total, _MIN_PARAMETER)
+            beta = max((1.0 - moved) * total, _MIN_PARAMETER)
+        total = alpha + beta
+        variance = alpha * beta / (total * total * (total + 1.0))
+        draws.append((betavariate(alpha / exploration, beta / exploration), variance))
+    scored: list[tuple[str, float]] = []
+    for variant_id, own, labels in shared.layout:
+        direct, direct_variance = draws[own]
+        if not labels:
+            scored.append((variant_id, direct))
+            continue
+        additive, additive_variance = reference, 0.0
+        for label in labels:
+            value, variance = draws[label]
+            additive += value - reference
+            additive_variance += variance
+        total = additive_variance + direct_variance
+        scored.append(
+            (variant_id, (additive * direct_variance + direct * additive_variance) / total)
+        )
     scored.sort(key=_second, reverse=True)
     return scored
 
@@ -914,22 +942,6 @@ def _choose_in_group(
 
 def _second(item: tuple[str, float]) -> float:
     return item[1]
-
-
-def _score(
-    candidate: Candidate, reference: float, sample: Callable[[StatKey], tuple[float, float]]
-) -> float:
-    """The inverse-variance combination of the additive and the direct estimate."""
-    direct, direct_variance = sample((VARIANT_DIMENSION, candidate.variant_id))
-    if not candidate.labels:
-        return direct
-    additive, additive_variance = reference, 0.0
-    for key in candidate.labels.items():
-        value, variance = sample(key)
-        additive += value - reference
-        additive_variance += variance
-    total = additive_variance + direct_variance
-    return (additive * direct_variance + direct * additive_variance) / total
 
 
 def in_holdout(workspace_id: str, surface_id: str, subject: str, percent: float) -> bool:
