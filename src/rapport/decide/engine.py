@@ -95,24 +95,32 @@ def _reusable(plan: SurfacePlan, latest: storage.LatestDecision, now: float) -> 
 
 
 def _reuse(plan: SurfacePlan, latest: storage.LatestDecision) -> Decision:
-    """A stored decision served again: the same object for as long as ``plan`` lives,
-    so a returning user's answer is built (and rendered, by callers that keep renderings
-    by decision) once per plan, not per request."""
+    """A stored decision served again. On a surface, the same object for as long as
+    ``plan`` lives, so a returning user's answer is built (and rendered, by callers that
+    keep renderings by decision) once per plan, not per request."""
+    if plan.key is not None:
+        # An experience: its answer is rendered per request anyway, so keeping the
+        # decision would only add to what the garbage collector scans.
+        return _reused_decision(plan, latest)
     memo = plan.reused
     decision: Decision | None = memo.get(latest.id)
     if decision is None:
-        decision = Decision(
-            plan.id,
-            latest.id,
-            plan.variants[latest.variant_id],
-            tuple(v for v in latest.alternates if v in plan.variants),
-            latest.policy,
-            plan.config.control.min_gap_days,
-        )
+        decision = _reused_decision(plan, latest)
         if len(memo) >= REUSE_MEMO:
             memo.clear()
         memo[latest.id] = decision
     return decision
+
+
+def _reused_decision(plan: SurfacePlan, latest: storage.LatestDecision) -> Decision:
+    return Decision(
+        plan.id,
+        latest.id,
+        plan.variants[latest.variant_id],
+        tuple(v for v in latest.alternates if v in plan.variants),
+        latest.policy,
+        plan.config.control.min_gap_days,
+    )
 
 
 @dataclass(frozen=True, slots=True)

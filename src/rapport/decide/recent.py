@@ -27,6 +27,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from rapport.decide.storage import LatestDecision
 
@@ -34,12 +35,31 @@ from rapport.decide.storage import LatestDecision
 PersonKey = tuple[str, str, tuple[tuple[str, str], ...]]
 
 
+# A remembered decision: LatestDecision's fields as a plain tuple of strings and
+# numbers. The garbage collector stops tracking such tuples (not dataclass instances),
+# so tens of thousands of them add nothing to its pauses, nor make full collections
+# come sooner as they are replaced.
+_Fields = tuple[str, str, str, tuple[str, ...], str, float]
+_CREATED_AT: Final = 5
+
+
+def _fields(decision: LatestDecision) -> _Fields:
+    return (
+        decision.id,
+        decision.surface_id,
+        decision.variant_id,
+        tuple(decision.alternates),
+        decision.policy,
+        decision.created_at,
+    )
+
+
 @dataclass(slots=True)
 class _Person:
     profile_id: str
     # surface id -> (the latest decision, or None: there was none; when this memory
     # of it expires)
-    latest: dict[str, tuple[LatestDecision | None, float]]
+    latest: dict[str, tuple[_Fields | None, float]]
     generation: int
 
 
@@ -95,7 +115,7 @@ class RecentDecisions:
             if known is None or now >= known[1]:
                 return None
             if known[0] is not None:
-                latest[surface_id] = known[0]
+                latest[surface_id] = LatestDecision(*known[0])
         return Remembered(found.profile_id, latest)
 
     def remember(
@@ -124,8 +144,12 @@ class RecentDecisions:
             latest = found.latest
             for decision in decisions:
                 known = latest.get(decision.surface_id)
-                if known is None or known[0] is None or decision.created_at >= known[0].created_at:
-                    latest[decision.surface_id] = (decision, expires)
+                if (
+                    known is None
+                    or known[0] is None
+                    or decision.created_at >= known[0][_CREATED_AT]
+                ):
+                    latest[decision.surface_id] = (_fields(decision), expires)
             for surface_id in absent:
                 known = latest.get(surface_id)
                 if known is None or known[0] is None:
