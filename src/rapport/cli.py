@@ -183,6 +183,30 @@ def cmd_worker(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_providers(args: argparse.Namespace) -> int:
+    from rapport.messaging.crypto import load_cipher
+    from rapport.messaging.providers.rotation import reencrypt_providers
+
+    settings, database = _open(args)
+    cipher = load_cipher(settings)
+    if cipher is None:
+        print("no encryption key: set RAPPORT_ENCRYPTION_KEY", file=sys.stderr)
+        return 2
+    with database.begin() as conn:
+        report = reencrypt_providers(conn, cipher)
+    database.dispose()
+    print(
+        f"re-encrypted {len(report.rewritten)}, already under the current key "
+        f"{len(report.current)}, unreadable {len(report.unreadable)}"
+    )
+    for provider_id in report.unreadable:
+        print(
+            f"unreadable: {provider_id} (no configured key opens it; save its credentials again)",
+            file=sys.stderr,
+        )
+    return 1 if report.unreadable else 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     """Thin wrapper: the work is in :mod:`rapport.ingest.importer`."""
     from pathlib import Path
@@ -276,6 +300,18 @@ def build_parser() -> argparse.ArgumentParser:
     for action in ("rotate", "revoke"):
         actions.add_parser(action).add_argument("key_id")
     keys.set_defaults(func=cmd_keys)
+
+    providers = commands.add_parser(
+        "providers",
+        help="re-encrypt push providers' credentials with the current key",
+        description="After rotating RAPPORT_ENCRYPTION_KEY (the previous key kept in "
+        "RAPPORT_ENCRYPTION_OLD_KEYS), rewrite every provider's credentials with the new "
+        "key; then the old one can be dropped. Exit status: 0 all readable, 1 some could "
+        "not be opened with any configured key (listed; nothing else is lost).",
+    )
+    provider_actions = providers.add_subparsers(dest="action", required=True)
+    provider_actions.add_parser("re-encrypt")
+    providers.set_defaults(func=cmd_providers)
 
     imports = commands.add_parser(
         "import",

@@ -134,3 +134,65 @@ def test_the_readme_quickstart_works_as_printed(served: str, fresh_database_url:
     assert '"event_count":2' in out
     assert '"next_token":' in out
     assert '"total":' in out
+
+
+def test_providers_re_encrypt_moves_credentials_to_the_current_key(
+    fresh_database_url: str,
+) -> None:
+    """After a key rotation every readable provider is rewritten under the new key (and
+    still opens to the same credentials); one no configured key opens is reported, left
+    as it was, and makes the exit status 1."""
+    from rapport.config import encryption_key_bytes
+    from rapport.core.db import Database
+    from rapport.core.tables import providers
+    from rapport.messaging.crypto import Cipher, generate_key, provider_context
+
+    run(["init", "--json", "--workspace", "shop"], fresh_database_url)
+    old, new, lost = (generate_key() for _ in range(3))
+    ciphers = {name: Cipher(encryption_key_bytes(key)) for name, key in
+               (("old", old), ("new", new), ("lost", lost))}  # fmt: skip
+    plain = {"p-old": b'{"token":"a"}', "p-new": b'{"token":"b"}', "p-lost": b'{"token":"c"}'}
+    database = Database(fresh_database_url)
+    try:
+        with database.begin() as conn:
+            for provider_id, under in (("p-old", "old"), ("p-new", "new"), ("p-lost", "lost")):
+                context = provider_context("shop", provider_id)
+                conn.execute(
+                    providers.insert().values(
+                        id=provider_id,
+                        workspace_id="shop",
+                        name=provider_id,
+                        kind="log",
+                        settings={},
+                        secret=ciphers[under].encrypt(plain[provider_id], context),
+                        created_at=1.0,
+                        updated_at=1.0,
+                    )
+                )
+        with database.begin() as conn:
+            before = dict(conn.execute(providers.select().with_only_columns(
+                providers.c.id, providers.c.secret)).all())  # fmt: skip
+        env = {"RAPPORT_ENCRYPTION_KEY": new, "RAPPORT_ENCRYPTION_OLD_KEYS": old}
+        result = subprocess.run(
+            [*RAPPORT, "providers", "re-encrypt"],
+            env={**os.environ, "RAPPORT_DATABASE_URL": fresh_database_url, **env},
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert result.returncode == 1, result.stderr
+        assert "re-encrypted 1, already under the current key 1, unreadable 1" in result.stdout
+        assert "unreadable: p-lost" in result.stderr
+        with database.begin() as conn:
+            after = dict(conn.execute(providers.select().with_only_columns(
+                providers.c.id, providers.c.secret)).all())  # fmt: skip
+        current = ciphers["new"]
+        assert bytes(after["p-old"]) != bytes(before["p-old"])
+        assert current.is_current(bytes(after["p-old"]))
+        for provider_id in ("p-old", "p-new"):
+            opened = current.decrypt(
+                bytes(after[provider_id]), provider_context("shop", provider_id)
+            )
+            assert opened == plain[provider_id]
+        assert bytes(after["p-new"]) == bytes(before["p-new"])  # already current: untouched
+        assert bytes(after["p-lost"]) == bytes(before["p-lost"])
+    finally:
+        database.dispose()
