@@ -43,9 +43,9 @@ from __future__ import annotations
 import hashlib
 import math
 import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import TypeAlias, TypeVar, cast
 
 from rapport.decide.intervals import beta_interval, rate_summary, uplift_interval
 
@@ -263,12 +263,12 @@ def _context_shift(mean: float, key: StatKey, contexts: Sequence[Stats], policy:
 class _SharedPriors:
     """The population-only part of every key's posterior for one surface, population
     snapshot and context: prior mean, prior strength and context shift. Every user's
-    decision in that snapshot and context needs the same, so it is computed once per
-    key (``_shared_priors`` keeps these by the identity of their inputs)."""
+    decision in that snapshot and context needs the same, so it is computed once
+    (``_shared_priors`` keeps these by the identity of their inputs)."""
 
     __slots__ = (
-        "_ordered", "contexts", "keys", "layout", "order", "policy", "population", "priors",
-        "root", "strength",
+        "_priors", "contexts", "keys", "layout", "order", "policy", "population", "root",
+        "strength",
     )  # fmt: skip
 
     def __init__(
@@ -280,10 +280,9 @@ class _SharedPriors:
         self.population = population
         self.contexts = contexts
         self.root = root
-        # The strength of the user's prior on their own overall rate (``_beliefs``).
+        # What ``root`` is worth in a user's prior on their own overall rate.
         self.strength = strength
         self.policy = policy
-        self.priors: dict[StatKey, tuple[float, float, float]] = {}
         # Every key a decision samples, in the order it first needs it (each candidate's
         # ``_variant`` key, then its labels), and per candidate (variant id, index of its
         # own key, indices of its labels' keys) in that list.
@@ -295,23 +294,19 @@ class _SharedPriors:
             layout.append((candidate.variant_id, mine, labels))
         self.order = list(index)
         self.layout = layout
-        self._ordered: list[tuple[float, float, float]] | None = None
+        self._priors: list[tuple[float, float, float]] | None = None
 
-    def ordered(self) -> list[tuple[float, float, float]]:
-        """:meth:`of` every key of :attr:`order`, in that order."""
-        if self._ordered is None:
-            self._ordered = [self.of(key) for key in self.order]
-        return self._ordered
-
-    def of(self, key: StatKey) -> tuple[float, float, float]:
-        """(prior mean, prior strength, context shift) of ``key``."""
-        found = self.priors.get(key)
-        if found is None:
+    def priors(self) -> list[tuple[float, float, float]]:
+        """(prior mean, prior strength, context shift) of every key of :attr:`order`."""
+        if self._priors is None:
             policy = self.policy
-            mean, evidence = _population_prior(self.population.get(key), self.root, policy)
-            shift = _context_shift(mean, key, self.contexts, policy) if self.contexts else 0.0
-            found = self.priors[key] = (mean, min(policy.prior_strength, evidence), shift)
-        return found
+            priors = []
+            for key in self.order:
+                mean, evidence = _population_prior(self.population.get(key), self.root, policy)
+                shift = _context_shift(mean, key, self.contexts, policy) if self.contexts else 0.0
+                priors.append((mean, min(policy.prior_strength, evidence), shift))
+            self._priors = priors
+        return self._priors
 
 
 def _shared_priors(
@@ -321,31 +316,16 @@ def _shared_priors(
     policy: Policy,
 ) -> _SharedPriors:
     """The shared priors of a surface's candidates in this population snapshot and
-    context, remembered by the identity of their inputs (held while remembered)."""
+    context, remembered by the identity of their inputs."""
     # An empty context shifts nothing, and callers build a new empty one each time.
     contexts = [stats for stats in contexts if stats]
-    identity = ("priors", id(candidates), id(population), id(policy), *map(id, contexts))
-    found = _CACHE.get(identity)
-    if found is not None:
-        held, value = found
-        if (
-            held[0] is candidates
-            and held[1] is population
-            and held[2] is policy
-            and all(a is b for a, b in zip(held[3:], contexts, strict=True))
-        ):
-            assert isinstance(value, _SharedPriors)
-            return value
-    keys = [(VARIANT_DIMENSION, candidate.variant_id) for candidate in candidates]
-    root, evidence = _population_prior(_pooled(map(population.get, keys)), 0.5, policy)
-    value = _SharedPriors(
-        candidates, keys, population, contexts, root, min(policy.prior_strength, evidence),
-        policy,
-    )  # fmt: skip
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[identity] = ((candidates, population, policy, *contexts), value)
-    return value
+
+    def make() -> _SharedPriors:
+        keys = [(VARIANT_DIMENSION, candidate.variant_id) for candidate in candidates]
+        root, strength = _root(keys, population, policy)
+        return _SharedPriors(candidates, keys, population, contexts, root, strength, policy)
+
+    return _by_identity(("priors",), (candidates, population, policy, *contexts), make)
 
 
 @dataclass(frozen=True, slots=True)
@@ -387,11 +367,14 @@ class _Beliefs:
             if self.contexts
             else 0.0
         )
-        if shift == 0.0:
-            return alpha, beta
-        total = alpha + beta
-        moved = _shifted(alpha / total, shift)
-        return max(moved * total, _MIN_PARAMETER), max((1.0 - moved) * total, _MIN_PARAMETER)
+        return _shifted_beta(alpha, beta, shift) if shift != 0.0 else (alpha, beta)
+
+
+def _shifted_beta(alpha: float, beta: float, shift: float) -> tuple[float, float]:
+    """Beta(alpha, beta) with its mean moved by ``shift`` in log-odds, same total."""
+    total = alpha + beta
+    moved = _shifted(alpha / total, shift)
+    return max(moved * total, _MIN_PARAMETER), max((1.0 - moved) * total, _MIN_PARAMETER)
 
 
 def _beliefs(
@@ -407,11 +390,22 @@ def _beliefs(
     Every trial of a surface updates exactly one of its ``_variant`` keys (and one label
     of each dimension it has), so pooling those keys gives the surface's totals.
     """
-    root, evidence = _population_prior(_pooled(map(population.get, keys)), 0.5, policy)
-    strength = min(policy.prior_strength, evidence)
-    alpha, beta = posterior(_pooled(map(user.get, keys)), root, strength)
+    root, strength = _root(keys, population, policy)
     beliefs = _Beliefs(user, population, contexts, root, policy, group)
-    return beliefs, alpha / (alpha + beta)
+    return beliefs, _own_rate(keys, user, root, strength)
+
+
+def _root(keys: Sequence[StatKey], population: Stats, policy: Policy) -> tuple[float, float]:
+    """The population's pooled rate over ``keys`` and what it is worth in a user's prior
+    on their own overall rate (pseudo-trials)."""
+    root, evidence = _population_prior(_pooled(map(population.get, keys)), 0.5, policy)
+    return root, min(policy.prior_strength, evidence)
+
+
+def _own_rate(keys: Sequence[StatKey], user: Stats, root: float, strength: float) -> float:
+    """The user's overall rate over ``keys``, shrunk toward ``root``."""
+    alpha, beta = posterior(_pooled(map(user.get, keys)), root, strength)
+    return alpha / (alpha + beta)
 
 
 # -- the rate model ----------------------------------------------------------------------
@@ -583,6 +577,25 @@ def _elsewhere(
 _CACHE: dict[tuple[object, ...], tuple[tuple[object, ...], object]] = {}
 _CACHE_SIZE = 256
 
+T = TypeVar("T")
+
+
+def _by_identity(kind: tuple[object, ...], inputs: tuple[object, ...], make: Callable[[], T]) -> T:
+    """``make()``, remembered by ``kind`` (values) and the identity of ``inputs``: what depends
+    only on shared statistics, which are replaced, never mutated. The inputs are held
+    while remembered, so an identity cannot be reused by another object."""
+    identity = (*kind, *map(id, inputs))
+    found = _CACHE.get(identity)
+    if found is not None:
+        held, value = found
+        if all(a is b for a, b in zip(held, inputs, strict=True)):
+            return cast(T, value)
+    value = make()
+    if len(_CACHE) >= _CACHE_SIZE:
+        _CACHE.pop(next(iter(_CACHE)))
+    _CACHE[identity] = (inputs, value)
+    return value
+
 
 def _scope_model(
     candidates: Sequence[Candidate],
@@ -591,20 +604,12 @@ def _scope_model(
     strength: float,
     interaction_strength: float,
 ) -> RateModel:
-    """``rate_model`` of shared statistics, remembered by the identity of its inputs (held
-    while remembered, so an identity cannot be reused by another object)."""
-    identity = (id(candidates), id(stats), id(prior), strength, interaction_strength)
-    found = _CACHE.get(identity)
-    if found is not None:
-        held, value = found
-        if held[0] is candidates and held[1] is stats and held[2] is prior:
-            assert isinstance(value, RateModel)
-            return value
-    model = rate_model(candidates, stats, prior, strength, interaction_strength)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[identity] = ((candidates, stats, prior), model)
-    return model
+    """``rate_model`` of shared statistics, remembered by the identity of its inputs."""
+    return _by_identity(
+        ("rates", strength, interaction_strength),
+        (candidates, stats, prior),
+        lambda: rate_model(candidates, stats, prior, strength, interaction_strength),
+    )
 
 
 def population_model(candidates: Sequence[Candidate], population: Stats) -> RateModel:
@@ -672,21 +677,15 @@ def _group_models(
     policy: Policy,
 ) -> tuple[list[RateModel], list[list[float]], list[float]]:
     """Each group's model (the population as its prior), log-rates and weight."""
-    identity = (id(candidates), id(groups), id(population))
-    found = _CACHE.get(identity)
-    if found is not None:
-        held, value = found
-        if held[0] is candidates and held[1] is groups and held[2] is population:
-            return value  # type: ignore[return-value]
-    models = [
-        _scope_model(candidates, g, population, _GROUP_FIT_STRENGTH, _INTERACTION_STRENGTH)
-        for g in groups
-    ]
-    value = (models, [m.log_rates() for m in models], [group_weight(g) for g in groups])
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.pop(next(iter(_CACHE)))
-    _CACHE[identity] = ((candidates, groups, population), value)
-    return value
+
+    def make() -> tuple[list[RateModel], list[list[float]], list[float]]:
+        models = [
+            _scope_model(candidates, g, population, _GROUP_FIT_STRENGTH, _INTERACTION_STRENGTH)
+            for g in groups
+        ]
+        return models, [m.log_rates() for m in models], [group_weight(g) for g in groups]
+
+    return _by_identity(("groups",), (candidates, groups, population), make)
 
 
 def group_weight(group: Stats) -> float:
@@ -863,9 +862,7 @@ def _choose_from_population(
     [0, 1] since effects are added.
     """
     shared = _shared_priors(candidates, population, context_population, policy)
-    # The user's own overall rate on the surface, as ``_beliefs`` computes it.
-    alpha, beta = posterior(_pooled(map(user.get, shared.keys)), shared.root, shared.strength)
-    reference = alpha / (alpha + beta)
+    reference = _own_rate(shared.keys, user, shared.root, shared.strength)
     # One draw per key, in the order the keys are first needed (so a seeded generator
     # gives the same draws whatever the layout); each key's Beta as ``_Beliefs.posterior``,
     # and the Thompson draw with its variance: this loop is most of a fresh decision.
@@ -873,13 +870,10 @@ def _choose_from_population(
     betavariate = rng.betavariate
     user_counts = user.get
     draws: list[tuple[float, float]] = []
-    for key, (mean, strength, shift) in zip(shared.order, shared.ordered(), strict=True):
+    for key, (mean, strength, shift) in zip(shared.order, shared.priors(), strict=True):
         alpha, beta = posterior(user_counts(key, _ZERO), mean, strength)
         if shift != 0.0:
-            total = alpha + beta
-            moved = _shifted(alpha / total, shift)
-            alpha = max(moved * total, _MIN_PARAMETER)
-            beta = max((1.0 - moved) * total, _MIN_PARAMETER)
+            alpha, beta = _shifted_beta(alpha, beta, shift)
         total = alpha + beta
         variance = alpha * beta / (total * total * (total + 1.0))
         draws.append((betavariate(alpha / exploration, beta / exploration), variance))
