@@ -83,6 +83,22 @@ class Decision:
 REUSE_MEMO = 10_000
 
 
+def _served(
+    plans: Mapping[str, SurfacePlan], surface_ids: Sequence[str], experiences: bool
+) -> list[SurfacePlan]:
+    """The requested plans that can be decided (existing, not archived, with a default),
+    each once, in the order asked."""
+    return [
+        plan
+        for surface_id in dict.fromkeys(surface_ids)
+        if (plan := plans.get(surface_id)) is not None
+        and plan.status != "archived"
+        and plan.default is not None
+        # The Content API serves surfaces, the Experiences API experiences.
+        and (plan.key is not None) == experiences
+    ]
+
+
 def _reusable(plan: SurfacePlan, latest: storage.LatestDecision, now: float) -> bool:
     """Whether the user's latest decision on ``plan`` still stands (for a user who is
     eligible): sticky, its variant still there, and not a paused agent's."""
@@ -315,12 +331,13 @@ class Decider:
                 self.catalog.refresh, workspace_id, surface_ids
             )
         key: PersonKey = (workspace_id, contact_id, tuple(identities))
-        remembered = self._remembered(key, surface_ids, shared, now, experiences)
+        served = _served(shared.plans, surface_ids, experiences)
+        remembered = self._remembered(key, surface_ids, served, now)
         if remembered is not None:
             return remembered
         request = _Request(session or {}, client_ip, user_agent, now, identities)
         decisions, rows, profile_id, generation = await self.database.run_read_rows(
-            self._decide_all, key, surface_ids, request, shared, device, experiences
+            self._decide_all, key, surface_ids, served, request, shared, device
         )
         await self.committer.submit(rows)
         if rows and profile_id is not None:
@@ -332,9 +349,8 @@ class Decider:
         self,
         key: PersonKey,
         surface_ids: Sequence[str],
-        shared: Shared,
+        served: Sequence[SurfacePlan],
         now: float,
-        experiences: bool,
     ) -> dict[str, Decision | None] | None:
         """Every requested surface answered from this process's memory of the person's
         decisions (no database), when each served one is simply reused and none has an
@@ -342,20 +358,9 @@ class Decider:
         None. The same answers :meth:`_decide_all` gives, on a returning user's path."""
         if not self.recent.enabled:
             return None
-        plans = shared.plans
-        served: list[SurfacePlan] = []
-        for surface_id in surface_ids:
-            plan = plans.get(surface_id)
-            if (
-                plan is None
-                or plan.status == "archived"
-                or plan.default is None
-                or (plan.key is not None) != experiences
-            ):
-                continue
+        for plan in served:
             if plan.audience is not None:
                 return None
-            served.append(plan)
         remembered = self.recent.lookup(key, [plan.id for plan in served])
         if remembered is None:
             return None
@@ -372,25 +377,15 @@ class Decider:
         reader: RowReader,
         key: PersonKey,
         surface_ids: Sequence[str],
+        served: Sequence[SurfacePlan],
         request: _Request,
         shared: Shared,
         device: str | None,
-        experiences: bool,
     ) -> tuple[dict[str, Decision | None], list[dict[str, Any]], str | None, int]:
-        """Read the person and decide, in one read transaction (begun only if needed):
-        the decisions, the rows to store, the person's profile, and the generation of
-        the memory the read belongs to."""
+        """Read the person and decide ``served``, in one read transaction (begun only if
+        needed): the decisions, the rows to store, the person's profile, and the
+        generation of the memory the read belongs to."""
         workspace_id, contact_id, identities = key
-        plans = shared.plans
-        served = [
-            plan
-            for surface_id in dict.fromkeys(surface_ids)
-            if (plan := plans.get(surface_id)) is not None
-            and plan.status != "archived"
-            and plan.default is not None
-            # The Content API serves surfaces, the Experiences API experiences.
-            and (plan.key is not None) == experiences
-        ]
         served_ids = [plan.id for plan in served]
         eligibility = [plan for plan in served if plan.audience is not None]
         people: dict[str | None, tuple[AudienceSubject, str | None]] = {}
