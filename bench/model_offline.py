@@ -119,6 +119,7 @@ class RapportModel:
         # Snapshots, as the server's caches hold: never mutated after a decision read them.
         self.scopes = {name: dict(stats) for name, stats in self.scopes.items()}
         self.rounds += 1
+        # refit_every 0: never (the groups come from elsewhere).
         if self.policy.groups >= 2 and self.refit_every and self.rounds % self.refit_every == 0:
             started = time.perf_counter()
             users = [stats for name, stats in self.scopes.items() if name.startswith("u")]
@@ -142,16 +143,12 @@ class OracleGroupsModel(RapportModel):
     groups) and how much is deciding with them."""
 
     def __init__(self, world: World, policy: model.Policy = model.DEFAULT_POLICY) -> None:
-        super().__init__(policy, label="oracle groups")
+        super().__init__(policy, refit_every=0, label="oracle groups")  # groups are given
         self.name = "rapport model (offline) with the true segments as groups"
         self.segments = [user.segment for user in world.users]
 
     def learn(self, feedback: Sequence[tuple[Arrival, int, float, bool]], world: World) -> None:
-        refit_every, self.refit_every = self.refit_every, 0  # no fit: groups are given
-        try:
-            super().learn(feedback, world)
-        finally:
-            self.refit_every = refit_every
+        super().learn(feedback, world)
         count = max(s for s in self.segments if s is not None) + 1
         users, weights = [], []
         for index, segment in enumerate(self.segments):

@@ -10,7 +10,7 @@ this one after a restart, continues from what is stored.
 A fit is up to a second of pure Python for a thousand users. Run in a thread of the
 serving process it would hold the interpreter lock in 5 ms slices against the event
 loop, and every request waiting on it would stall for tens of milliseconds; so the
-periodic fits run in a child process of their own (one, started on the first fit),
+periodic fits run in a child process of their own (one, booted when fitting starts),
 which reads and writes the database as any worker does. :meth:`GroupFitter.fit` runs
 one in the calling process (tests, tools).
 """
