@@ -90,7 +90,8 @@ class Server:
 
 @contextmanager
 def baseline_server() -> Iterator[Server]:
-    """The bare ASGI app under uvicorn, configured as ``rapport serve`` configures it."""
+    """The bare ASGI app under uvicorn, configured as ``rapport serve`` configures it,
+    with as many worker processes as the benchmarked server (``RAPPORT_BENCH_WORKERS``)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="rapport-bench-"))
     log = workdir / "baseline.log"
@@ -98,6 +99,7 @@ def baseline_server() -> Iterator[Server]:
         PYTHON, "-m", "uvicorn", "bench.baseline:app", "--port", str(port),
         "--loop", "uvloop", "--http", "httptools", "--no-access-log",
         "--log-level", "warning", "--no-server-header", "--no-proxy-headers",
+        "--workers", str(WORKERS),
     ]  # fmt: skip
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log.open("w"))
     server = Server(f"http://127.0.0.1:{port}", process, workdir)
