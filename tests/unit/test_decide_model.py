@@ -221,6 +221,29 @@ def test_shared_priors_are_reused_only_for_the_same_snapshot_and_context() -> No
     assert first[3] != first[0]
 
 
+def test_keys_a_user_has_no_record_of_are_drawn_from_the_shared_priors() -> None:
+    """The draw for a key the user never saw comes precomputed from the snapshot; it
+    must be exactly what the user's own (empty) record would give."""
+    population = _stats({"tone": {"friendly": 0.2}}, per_variant=10)
+    evening = _stats({"offering": {"bundle": 0.3}}, per_variant=30)
+    seen = _stats({"tone": {"urgent": 0.3}}, per_variant=2)
+    partial = {key: counts for index, (key, counts) in enumerate(seen.items()) if index % 3}
+    for user in ({}, partial):
+        explicit = {key: user.get(key, Counts()) for key in seen}  # every key, zeros
+        for contexts in ((), (evening,)):
+            drawn = choose(CANDIDATES, user, population, contexts, rng=random.Random(5))
+            computed = choose(CANDIDATES, explicit, population, contexts, rng=random.Random(5))
+            assert drawn == computed
+    shared = model._shared_priors(CANDIDATES, population, [evening], DEFAULT_POLICY)
+    beliefs, _ = model._beliefs(shared.keys, {}, population, [evening], DEFAULT_POLICY)
+    exploration = DEFAULT_POLICY.exploration
+    for key, (a, b, variance) in zip(shared.order, shared.unseen(), strict=True):
+        alpha, beta = beliefs.posterior(key)
+        assert (a, b) == pytest.approx((alpha / exploration, beta / exploration), rel=1e-12)
+        total = alpha + beta
+        assert variance == pytest.approx(alpha * beta / (total * total * (total + 1.0)))
+
+
 def test_posterior_is_the_conjugate_update_of_the_shrunk_prior() -> None:
     assert posterior(Counts(10, 3), 0.2, 5.0) == pytest.approx((4.0, 11.0))
     assert posterior(Counts(), 0.5, 2.0) == pytest.approx((1.0, 1.0))

@@ -267,8 +267,8 @@ class _SharedPriors:
     (``_shared_priors`` keeps these by the identity of their inputs)."""
 
     __slots__ = (
-        "_priors", "contexts", "keys", "layout", "order", "policy", "population", "root",
-        "strength",
+        "_priors", "_unseen", "contexts", "keys", "layout", "order", "policy", "population",
+        "root", "strength",
     )  # fmt: skip
 
     def __init__(
@@ -295,6 +295,7 @@ class _SharedPriors:
         self.order = list(index)
         self.layout = layout
         self._priors: list[tuple[float, float, float]] | None = None
+        self._unseen: list[tuple[float, float, float]] | None = None
 
     def priors(self) -> list[tuple[float, float, float]]:
         """(prior mean, prior strength, context shift) of every key of :attr:`order`."""
@@ -307,6 +308,30 @@ class _SharedPriors:
                 priors.append((mean, min(policy.prior_strength, evidence), shift))
             self._priors = priors
         return self._priors
+
+    def unseen(self) -> list[tuple[float, float, float]]:
+        """Per key of :attr:`order`, the Thompson draw's parameters (alpha and beta over
+        the exploration factor) and the posterior's variance for a user with no record
+        of the key: their prior alone, the same for everyone in this snapshot and
+        context. Most of a user's keys are unseen (variants never shown to them)."""
+        if self._unseen is None:
+            exploration = self.policy.exploration
+            self._unseen = [_draw_parameters(_ZERO, prior, exploration) for prior in self.priors()]
+        return self._unseen
+
+
+def _draw_parameters(
+    counts: Counts, prior: tuple[float, float, float], exploration: float
+) -> tuple[float, float, float]:
+    """(alpha / exploration, beta / exploration, variance) of a key's Beta for a user
+    with ``counts``, from its (prior mean, prior strength, context shift)."""
+    mean, strength, shift = prior
+    alpha, beta = posterior(counts, mean, strength)
+    if shift != 0.0:
+        alpha, beta = _shifted_beta(alpha, beta, shift)
+    total = alpha + beta
+    variance = alpha * beta / (total * total * (total + 1.0))
+    return alpha / exploration, beta / exploration, variance
 
 
 def _shared_priors(
@@ -866,17 +891,15 @@ def _choose_from_population(
     # One draw per key, in the order the keys are first needed (so a seeded generator
     # gives the same draws whatever the layout); each key's Beta as ``_Beliefs.posterior``,
     # and the Thompson draw with its variance: this loop is most of a fresh decision.
+    # A key the user has no record of takes its parameters from the shared priors.
     exploration = policy.exploration
     betavariate = rng.betavariate
     user_counts = user.get
     draws: list[tuple[float, float]] = []
-    for key, (mean, strength, shift) in zip(shared.order, shared.priors(), strict=True):
-        alpha, beta = posterior(user_counts(key, _ZERO), mean, strength)
-        if shift != 0.0:
-            alpha, beta = _shifted_beta(alpha, beta, shift)
-        total = alpha + beta
-        variance = alpha * beta / (total * total * (total + 1.0))
-        draws.append((betavariate(alpha / exploration, beta / exploration), variance))
+    for key, prior, unseen in zip(shared.order, shared.priors(), shared.unseen(), strict=True):
+        counts = user_counts(key)
+        a, b, variance = unseen if counts is None else _draw_parameters(counts, prior, exploration)
+        draws.append((betavariate(a, b), variance))
     scored: list[tuple[str, float]] = []
     for variant_id, own, labels in shared.layout:
         direct, direct_variance = draws[own]
