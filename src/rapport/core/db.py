@@ -8,6 +8,7 @@ inside one transaction. Synchronous callers (CLI, workers) use :meth:`Database.b
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
@@ -100,6 +101,7 @@ class Database:
         self._writer: AbstractContextManager[object] = (
             FairLock() if self.dialect == "sqlite" else nullcontext()
         )
+        self._kept = KeptConnections(self.engine)
 
     @property
     def is_sqlite(self) -> bool:
@@ -155,7 +157,12 @@ class Database:
         transaction begins at the first statement: a request answered from memory
         takes no connection at all.
         """
-        reader = RowReader(self.engine, self.is_sqlite)
+        with self._rows(None) as reader:
+            yield reader
+
+    @contextmanager
+    def _rows(self, kept: KeptConnections | None) -> Iterator[RowReader]:
+        reader = RowReader(self.engine, self.is_sqlite, kept)
         try:
             yield reader
         finally:
@@ -165,12 +172,16 @@ class Database:
         """``fn(reader, *args)`` in :meth:`read_rows`: on SQLite in the calling thread
         (see :meth:`run_read_local`), on PostgreSQL in a worker thread."""
 
+        if self.is_sqlite:
+            # The calling thread (an event loop) keeps its connection between requests:
+            # taking one from the pool and handing it back costs more than the reads.
+            with self._rows(self._kept) as reader:
+                return fn(reader, *args)
+
         def call() -> T:
             with self.read_rows() as reader:
                 return fn(reader, *args)
 
-        if self.is_sqlite:
-            return call()
         return await anyio.to_thread.run_sync(call, limiter=self._limiter)
 
     def ping(self) -> None:
@@ -179,6 +190,7 @@ class Database:
             connection.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        self._kept.close()
         self.engine.dispose()
 
 
@@ -196,35 +208,79 @@ def driver_rows(
         cursor.close()
 
 
+class KeptConnections:
+    """One pooled connection per thread, kept between transactions rather than handed
+    back to the pool each time (SQLite's per-request reads on an event loop thread).
+
+    Between transactions a kept connection holds no transaction, so it pins no WAL
+    snapshot; a connection whose transaction could not be ended is discarded."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._by_thread: dict[int, Any] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self) -> Any:
+        connection = self._by_thread.get(threading.get_ident())
+        if connection is None:
+            connection = self._engine.raw_connection()
+            with self._lock:
+                self._by_thread[threading.get_ident()] = connection
+        return connection
+
+    def discard(self, connection: Any) -> None:
+        """Stop keeping ``connection`` and close it for good (never back to the pool)."""
+        with self._lock:
+            if self._by_thread.get(threading.get_ident()) is connection:
+                del self._by_thread[threading.get_ident()]
+        connection.invalidate()
+
+    def close(self) -> None:
+        """Hand every kept connection back (the database is being disposed of)."""
+        with self._lock:
+            kept, self._by_thread = list(self._by_thread.values()), {}
+        for connection in kept:
+            connection.close()
+
+
 class RowReader:
     """Plain SQL on a DB-API cursor in a read transaction begun on first use (see
-    :meth:`Database.read_rows`)."""
+    :meth:`Database.read_rows`), on a pooled connection or one the thread keeps."""
 
-    __slots__ = ("_connection", "_cursor", "_engine", "_qmark")
+    __slots__ = ("_connection", "_cursor", "_engine", "_kept", "_qmark")
 
-    def __init__(self, engine: Engine, qmark: bool) -> None:
+    def __init__(self, engine: Engine, qmark: bool, kept: KeptConnections | None = None) -> None:
         self._engine = engine
         self._qmark = qmark
+        self._kept = kept
         self._connection: Any = None
         self._cursor: Any = None
 
     def _begin(self) -> Any:
-        self._connection = self._engine.raw_connection()
+        kept = self._kept
+        self._connection = kept.acquire() if kept is not None else self._engine.raw_connection()
         self._cursor = self._connection.cursor()
         if self._qmark:  # the SQLite driver's own transaction handling is off
             self._cursor.execute("BEGIN")
         return self._cursor
 
     def close(self) -> None:
-        """End the transaction (if one began) and hand the connection back."""
-        if self._connection is None:
+        """End the transaction (if one began) and hand the connection back (or keep it)."""
+        connection, cursor = self._connection, self._cursor
+        if connection is None:
             return
+        self._connection = self._cursor = None
         try:
-            self._cursor.close()
-            self._connection.rollback()
-        finally:
-            self._connection.close()
-            self._connection = self._cursor = None
+            cursor.close()
+            connection.rollback()
+        except BaseException:
+            if self._kept is not None:
+                self._kept.discard(connection)
+            else:
+                connection.close()
+            raise
+        if self._kept is None:
+            connection.close()
 
     def all(self, statement: str, parameters: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Every row of ``statement`` (written with ``?`` placeholders)."""
