@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from sqlalchemy.exc import DBAPIError
 
+from rapport.core.background import BackgroundLoop
 from rapport.profiles.processor import Processor
 
 log = logging.getLogger("rapport.processing")
@@ -21,8 +21,10 @@ class Companion(Protocol):
     def stop(self) -> None: ...
 
 
-class ProcessingLoop:
+class ProcessingLoop(BackgroundLoop):
     """Runs :meth:`Processor.process_once` until stopped; wakes early when poked."""
+
+    thread_name = "processing"
 
     def __init__(
         self,
@@ -31,6 +33,7 @@ class ProcessingLoop:
         periodic: Sequence[tuple[float, Callable[[], object]]] = (),
         companions: Sequence[Companion] = (),
     ) -> None:
+        super().__init__()
         self.processor = processor
         self.idle_seconds = idle_seconds
         # (interval seconds, job): housekeeping such as retention, run between batches.
@@ -39,29 +42,12 @@ class ProcessingLoop:
         # Slower background work in threads of its own (the taste groups' fit), started
         # and stopped with the loop, so it never delays a batch.
         self.companions = list(companions)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.processed = 0
-
-    def poke(self) -> None:
-        """New messages were committed: look now rather than at the next poll."""
-        self._wake.set()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self.run, name="processing", daemon=True)
-            self._thread.start()
 
     def stop(self) -> None:
         for companion in self.companions:
             companion.stop()
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
+        super().stop()
 
     def run(self) -> None:
         """Loop until :meth:`stop` (``rapport worker`` calls this in its main thread)."""

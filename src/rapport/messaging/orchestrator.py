@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from typing import Any
 
+from rapport.core.background import BackgroundLoop
 from rapport.core.db import Database
 from rapport.messaging import storage
 from rapport.messaging.planner import Planner
@@ -23,8 +23,10 @@ from rapport.messaging.sender import Sender
 log = logging.getLogger("rapport.messaging")
 
 
-class Orchestrator:
+class Orchestrator(BackgroundLoop):
     """Runs :meth:`tick` until stopped; wakes early when poked."""
+
+    thread_name = "orchestrator"
 
     def __init__(
         self,
@@ -34,6 +36,7 @@ class Orchestrator:
         idle_seconds: float = 0.5,
         plan_seconds: float = 0.25,
     ) -> None:
+        super().__init__()
         self.database = database
         self.sender = sender
         self.planner = Planner()
@@ -41,25 +44,6 @@ class Orchestrator:
         # Planning a page at a time until this much time passed, then a round of sending,
         # so a long audience never starves the sends that are due.
         self.plan_seconds = plan_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._stop.clear()
-            self._thread = threading.Thread(target=self.run, name="orchestrator", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
 
     def run(self) -> None:
         asyncio.run(self._main())
