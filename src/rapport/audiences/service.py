@@ -17,7 +17,7 @@ from rapport.audiences.schemas import (
 )
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
-from rapport.core.pagination import Page, PageRequest, build_page
+from rapport.core.pagination import Page, PageRequest, converted
 
 
 def _when(value: float) -> datetime:
@@ -74,10 +74,7 @@ def get_audience(conn: Connection, workspace_id: str, audience_id: str) -> Audie
 
 
 def list_audiences(conn: Connection, workspace_id: str, page: PageRequest) -> Page[AudiencePublic]:
-    after = page.after if isinstance(page.after, str) else None
-    rows, total = storage.list_audiences(conn, workspace_id, page.limit, after, page.with_total)
-    built = build_page(rows, page, key=lambda row: row.id, total=total)
-    return Page(data=[_public(r) for r in built.data], next_token=built.next_token, total=total)
+    return converted(storage.list_audiences(conn, workspace_id, page), _public)
 
 
 def update_audience(

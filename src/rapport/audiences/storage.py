@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from rapport.core.pagination import Page, PageRequest
 from rapport.core.sql import page_by_id
 from rapport.core.tables import audiences, events, profiles
 
@@ -35,10 +36,8 @@ def get_audiences(conn: Connection, workspace_id: str, ids: Sequence[str]) -> li
     )
 
 
-def list_audiences(
-    conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
-) -> tuple[list[Any], int | None]:
-    return page_by_id(conn, audiences, workspace_id, limit, after, with_total)
+def list_audiences(conn: Connection, workspace_id: str, page: PageRequest) -> Page[Any]:
+    return page_by_id(conn, audiences, workspace_id, page)
 
 
 def update_audience(conn: Connection, audience_id: str, values: Mapping[str, Any]) -> None:

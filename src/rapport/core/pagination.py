@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -17,6 +18,7 @@ import msgspec
 from rapport.core.errors import ValidationFailed
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
@@ -87,3 +89,10 @@ def build_page(rows: list[T], request: PageRequest, key: Any, total: int | None)
     data = rows[: request.limit]
     next_token = encode_cursor(key(data[-1])) if has_more and data else None
     return Page(data=data, next_token=next_token, total=total)
+
+
+def converted(page: Page[T], convert: Callable[[T], U]) -> Page[U]:
+    """The same page with every item converted (stored rows into their public form)."""
+    return Page(
+        data=[convert(item) for item in page.data], next_token=page.next_token, total=page.total
+    )

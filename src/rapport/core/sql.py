@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from rapport.core.pagination import Page, PageRequest, build_page
+
 
 def insert_ignoring_duplicates(
     conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]]
@@ -23,27 +25,26 @@ def insert_ignoring_duplicates(
 
 
 def page_by_id(
-    conn: Connection,
-    table: Table,
-    workspace_id: str,
-    limit: int,
-    after: str | None,
-    with_total: bool,
-) -> tuple[list[Any], int | None]:
-    """A workspace's rows of ``table`` in id order (UUIDv7: creation order), ``limit + 1``
-    of them so the caller knows whether more follow, and the total when asked."""
+    conn: Connection, table: Table, workspace_id: str, request: PageRequest
+) -> Page[Any]:
+    """A page of a workspace's rows of ``table`` in id order (UUIDv7: creation order),
+    continuing after the request's cursor, with the total when asked."""
     query = select(table).where(table.c.workspace_id == workspace_id)
-    if after is not None:
-        query = query.where(table.c.id > after)
-    rows = list(conn.execute(query.order_by(table.c.id).limit(limit + 1)))
+    if isinstance(request.after, str):
+        query = query.where(table.c.id > request.after)
+    rows = list(conn.execute(query.order_by(table.c.id).limit(request.limit + 1)))
     total = None
-    if with_total:
+    if request.with_total:
         total = int(
             conn.execute(
                 select(func.count()).select_from(table).where(table.c.workspace_id == workspace_id)
             ).scalar_one()
         )
-    return rows, total
+    return build_page(rows, request, key=_row_id, total=total)
+
+
+def _row_id(row: Any) -> Any:
+    return row.id
 
 
 def driver_sql(conn: Connection, statement: str) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from rapport.audiences import storage as audience_storage
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
-from rapport.core.pagination import Page, PageRequest, build_page
+from rapport.core.pagination import Page, PageRequest, converted
 from rapport.experiences import storage
 from rapport.experiences.schemas import (
     ExperienceConfig,
@@ -164,10 +164,7 @@ def get_experience(conn: Connection, workspace_id: str, key: str) -> ExperienceP
 def list_experiences(
     conn: Connection, workspace_id: str, page: PageRequest
 ) -> Page[ExperiencePublic]:
-    after = page.after if isinstance(page.after, str) else None
-    rows, total = storage.list_experiences(conn, workspace_id, page.limit, after, page.with_total)
-    built = build_page(rows, page, key=lambda row: row.id, total=total)
-    return Page(data=[public(r) for r in built.data], next_token=built.next_token, total=total)
+    return converted(storage.list_experiences(conn, workspace_id, page), public)
 
 
 def update_experience(

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from rapport.core.pagination import Page, PageRequest
 from rapport.core.sql import page_by_id
 from rapport.core.tables import experiences
 
@@ -27,10 +28,8 @@ def all_experiences(conn: Connection, workspace_id: str) -> list[Any]:
     return list(conn.execute(select(experiences).where(experiences.c.workspace_id == workspace_id)))
 
 
-def list_experiences(
-    conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
-) -> tuple[list[Any], int | None]:
-    return page_by_id(conn, experiences, workspace_id, limit, after, with_total)
+def list_experiences(conn: Connection, workspace_id: str, page: PageRequest) -> Page[Any]:
+    return page_by_id(conn, experiences, workspace_id, page)
 
 
 def update_experience(conn: Connection, experience_id: str, values: Mapping[str, Any]) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy import Connection
 from rapport.audiences import storage as audience_storage
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
-from rapport.core.pagination import Page, PageRequest, build_page
+from rapport.core.pagination import Page, PageRequest, build_page, converted
 from rapport.decide.intervals import rate_summary, uplift_interval
 from rapport.decide.model import Counts
 from rapport.messaging import storage
@@ -187,10 +187,7 @@ def get_campaign(conn: Connection, workspace_id: str, campaign_id: str) -> Campa
 
 
 def list_campaigns(conn: Connection, workspace_id: str, page: PageRequest) -> Page[CampaignPublic]:
-    after = page.after if isinstance(page.after, str) else None
-    rows, total = storage.list_campaigns(conn, workspace_id, page.limit, after, page.with_total)
-    built = build_page(rows, page, key=lambda row: row.id, total=total)
-    return Page(data=[public(r) for r in built.data], next_token=built.next_token, total=total)
+    return converted(storage.list_campaigns(conn, workspace_id, page), public)
 
 
 def update_campaign(

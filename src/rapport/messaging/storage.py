@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from rapport.core.pagination import Page, PageRequest
 from rapport.core.sql import driver_sql, insert_ignoring_duplicates, page_by_id
 from rapport.core.tables import (
     campaign_sends,
@@ -33,10 +34,8 @@ def get_campaign(conn: Connection, workspace_id: str, campaign_id: str) -> Any:
     ).first()
 
 
-def list_campaigns(
-    conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
-) -> tuple[list[Any], int | None]:
-    return page_by_id(conn, campaigns, workspace_id, limit, after, with_total)
+def list_campaigns(conn: Connection, workspace_id: str, page: PageRequest) -> Page[Any]:
+    return page_by_id(conn, campaigns, workspace_id, page)
 
 
 def update_campaign(conn: Connection, campaign_id: str, values: Mapping[str, Any]) -> int:

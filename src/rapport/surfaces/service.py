@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from rapport.audiences import storage as audience_storage
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
-from rapport.core.pagination import Page, PageRequest, build_page
+from rapport.core.pagination import Page, PageRequest, converted
 from rapport.surfaces import storage
 from rapport.surfaces.schemas import (
     SurfaceConfig,
@@ -139,24 +139,16 @@ def get_surface(conn: Connection, workspace_id: str, surface_id: str) -> Surface
 
 
 def list_surfaces(conn: Connection, workspace_id: str, page: PageRequest) -> Page[SurfaceSummary]:
-    after = page.after if isinstance(page.after, str) else None
-    rows, counts, total = storage.list_surfaces(
-        conn, workspace_id, page.limit, after, page.with_total
-    )
-    built = build_page(rows, page, key=lambda row: row.id, total=total)
-    return Page(
-        data=[
-            SurfaceSummary(
-                id=r.id,
-                name=r.name,
-                status=r.status,
-                n_variants=counts.get(r.id, 0),
-                created_at=_when(r.created_at),
-            )
-            for r in built.data
-        ],
-        next_token=built.next_token,
-        total=total,
+    found, counts = storage.list_surfaces(conn, workspace_id, page)
+    return converted(
+        found,
+        lambda r: SurfaceSummary(
+            id=r.id,
+            name=r.name,
+            status=r.status,
+            n_variants=counts.get(r.id, 0),
+            created_at=_when(r.created_at),
+        ),
     )
 
 

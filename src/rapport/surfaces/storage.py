@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from rapport.core.pagination import Page, PageRequest
 from rapport.core.sql import page_by_id
 from rapport.core.tables import surfaces, variants
 
@@ -62,19 +63,19 @@ def variants_of(conn: Connection, surface_ids: Sequence[str]) -> dict[str, list[
 
 
 def list_surfaces(
-    conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
-) -> tuple[list[Any], dict[str, int], int | None]:
-    """A page of surfaces by id (UUIDv7: creation order), their variant counts, the total."""
-    rows, total = page_by_id(conn, surfaces, workspace_id, limit, after, with_total)
+    conn: Connection, workspace_id: str, page: PageRequest
+) -> tuple[Page[Any], dict[str, int]]:
+    """A page of surfaces by id (UUIDv7: creation order) and their variant counts."""
+    found = page_by_id(conn, surfaces, workspace_id, page)
     counts: dict[str, int] = {}
-    if rows:
+    if found.data:
         counted = conn.execute(
             select(variants.c.surface_id, func.count())
-            .where(variants.c.surface_id.in_([r.id for r in rows]))
+            .where(variants.c.surface_id.in_([r.id for r in found.data]))
             .group_by(variants.c.surface_id)
         )
         counts = {surface_id: int(n) for surface_id, n in counted}
-    return rows, counts, total
+    return found, counts
 
 
 def update_surface(conn: Connection, surface_id: str, values: Mapping[str, Any]) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from rapport.config import Settings
 from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.ids import uuid7
-from rapport.core.pagination import Page, PageRequest, build_page
+from rapport.core.pagination import Page, PageRequest, converted
 from rapport.messaging import crypto
 from rapport.messaging.crypto import Cipher, provider_context
 from rapport.messaging.providers import credentials, registry, storage
@@ -115,10 +115,7 @@ def get_provider(conn: Connection, workspace_id: str, provider_id: str) -> Provi
 
 
 def list_providers(conn: Connection, workspace_id: str, page: PageRequest) -> Page[ProviderPublic]:
-    after = page.after if isinstance(page.after, str) else None
-    rows, total = storage.list_providers(conn, workspace_id, page.limit, after, page.with_total)
-    built = build_page(rows, page, key=lambda row: row.id, total=total)
-    return Page(data=[_public(r) for r in built.data], next_token=built.next_token, total=total)
+    return converted(storage.list_providers(conn, workspace_id, page), _public)
 
 
 def update_provider(

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from rapport.core.pagination import Page, PageRequest
 from rapport.core.sql import page_by_id
 from rapport.core.tables import devices, identities, providers
 
@@ -23,10 +24,8 @@ def get_provider(conn: Connection, workspace_id: str, provider_id: str) -> Any:
     ).first()
 
 
-def list_providers(
-    conn: Connection, workspace_id: str, limit: int, after: str | None, with_total: bool
-) -> tuple[list[Any], int | None]:
-    return page_by_id(conn, providers, workspace_id, limit, after, with_total)
+def list_providers(conn: Connection, workspace_id: str, page: PageRequest) -> Page[Any]:
+    return page_by_id(conn, providers, workspace_id, page)
 
 
 def update_provider(
