@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -15,13 +14,10 @@ from rapport.audiences.schemas import (
     AudiencePublic,
     AudienceUpdate,
 )
+from rapport.core.clock import from_timestamp
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
 from rapport.core.pagination import Page, PageRequest, converted
-
-
-def _when(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
 
 
 def _public(row: Any) -> AudiencePublic:
@@ -30,8 +26,8 @@ def _public(row: Any) -> AudiencePublic:
         name=row.name,
         description=row.description,
         rule=row.rule,
-        created_at=_when(row.created_at),
-        updated_at=_when(row.updated_at),
+        created_at=from_timestamp(row.created_at),
+        updated_at=from_timestamp(row.updated_at),
     )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import msgspec
 from sqlalchemy import Connection, func, select
 
+from rapport.core.clock import from_timestamp
 from rapport.core.errors import NotFound
 from rapport.core.tables import assignments
 from rapport.decide import storage
@@ -209,7 +210,7 @@ def agent_view(conn: Connection, workspace_id: str, profile_id: str, catalog: Ca
             surface_id=a.surface_id,
             variant_id=a.shown_variant_id or a.variant_id,
             policy=a.policy,
-            created_at=datetime.fromtimestamp(a.created_at, UTC),
+            created_at=from_timestamp(a.created_at),
             converted=a.converted_at is not None,
         )
         for a in storage.recent_assignments(

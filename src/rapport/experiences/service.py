@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection
 
 from rapport.audiences import storage as audience_storage
+from rapport.core.clock import from_timestamp, from_timestamp_or_none
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
 from rapport.core.pagination import Page, PageRequest, converted
@@ -69,10 +70,6 @@ def _epoch(value: datetime | None) -> float | None:
     return None if value is None else value.timestamp()
 
 
-def _when(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
 def _check_schedule(starts: float | None, ends: float | None) -> None:
     if starts is not None and ends is not None and ends <= starts:
         raise ValidationFailed.single(["body", "ends_at"], "ends_at must be after starts_at")
@@ -102,16 +99,16 @@ def public(row: Any) -> ExperiencePublic:
         key=row.key,
         name=row.name,
         status=row.status,
-        starts_at=_when(row.starts_at),
-        ends_at=_when(row.ends_at),
+        starts_at=from_timestamp_or_none(row.starts_at),
+        ends_at=from_timestamp_or_none(row.ends_at),
         audience_id=row.audience_id,
         allocation=config.allocation,
         holdout_percent=config.holdout_percent,
         sticky_seconds=config.sticky_seconds,
         reward=config.reward,
         variations=variations_of(row),
-        created_at=datetime.fromtimestamp(row.created_at, UTC),
-        updated_at=datetime.fromtimestamp(row.updated_at, UTC),
+        created_at=from_timestamp(row.created_at),
+        updated_at=from_timestamp(row.updated_at),
     )
 
 

@@ -11,6 +11,7 @@ import msgspec
 from sqlalchemy import Connection
 
 from rapport.audiences import storage as audience_storage
+from rapport.core.clock import from_timestamp_or_none
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
 from rapport.core.pagination import Page, PageRequest, build_page, converted
@@ -44,10 +45,6 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 _EDITABLE = ("draft", "scheduled", "paused")
 
 
-def _when(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
 def config_of(row: Any) -> CampaignConfig:
     return msgspec.convert(row.config, CampaignConfig)
 
@@ -75,7 +72,7 @@ def public(row: Any) -> CampaignPublic:
         audience_id=row.audience_id,
         alternates=config.alternates,
         timing=config.timing,
-        starts_at=_when(row.starts_at),
+        starts_at=from_timestamp_or_none(row.starts_at),
         window_days=config.window_days,
         trigger=config.trigger,
         caps=config.caps,
@@ -84,8 +81,8 @@ def public(row: Any) -> CampaignPublic:
         holdout_percent=config.holdout_percent,
         attribution_window_hours=config.attribution_window_hours,
         dry_run=config.dry_run,
-        created_at=_when(row.created_at) or datetime.now(UTC),
-        updated_at=_when(row.updated_at) or datetime.now(UTC),
+        created_at=from_timestamp_or_none(row.created_at) or datetime.now(UTC),
+        updated_at=from_timestamp_or_none(row.updated_at) or datetime.now(UTC),
     )
 
 
@@ -265,15 +262,15 @@ def send_public(row: Any) -> SendPublic:
         alternate_id=row.alternate_id,
         slot=row.slot,
         holdout=bool(row.holdout),
-        scheduled_at=_when(row.scheduled_at) or datetime.now(UTC),
+        scheduled_at=from_timestamp_or_none(row.scheduled_at) or datetime.now(UTC),
         attempts=row.attempts,
         device_id=row.device_id,
         provider_message_id=row.provider_message_id,
-        sent_at=_when(row.sent_at),
-        delivered_at=_when(row.delivered_at),
-        opened_at=_when(row.opened_at),
-        clicked_at=_when(row.clicked_at),
-        converted_at=_when(row.converted_at),
+        sent_at=from_timestamp_or_none(row.sent_at),
+        delivered_at=from_timestamp_or_none(row.delivered_at),
+        opened_at=from_timestamp_or_none(row.opened_at),
+        clicked_at=from_timestamp_or_none(row.clicked_at),
+        converted_at=from_timestamp_or_none(row.converted_at),
     )
 
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection
 
+from rapport.core.clock import from_timestamp, from_timestamp_or_none
 from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.pagination import Page, PageRequest, encode_cursor
 from rapport.profiles import storage
@@ -27,14 +28,6 @@ EraseHook = Callable[[Connection, str, str], None]
 IDENTITY_KINDS = ("external_id", "anonymous_id", "email", "phone")
 
 
-def _time(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def _when(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
-
-
 def _row(conn: Connection, workspace_id: str, profile_id: str) -> Any:
     row = storage.profile_row(conn, workspace_id, profile_id)
     if row is None:
@@ -50,8 +43,8 @@ def get_profile(conn: Connection, workspace_id: str, profile_id: str) -> Profile
         identities=[IdentityPublic(k, v) for k, v in storage.identities_of(conn, row.id)],
         properties=row.properties,
         computed=Computed(
-            first_seen=_time(row.first_seen),
-            last_seen=_time(row.last_seen),
+            first_seen=from_timestamp_or_none(row.first_seen),
+            last_seen=from_timestamp_or_none(row.last_seen),
             event_count=row.event_count,
             counts_by_name=counts.get("names", {}),
             counts_by_category=counts.get("categories", {}),
@@ -68,12 +61,12 @@ def get_profile(conn: Connection, workspace_id: str, profile_id: str) -> Profile
                 model=d.model,
                 app_build=d.app_build,
                 app_version=d.app_version,
-                updated_at=_when(d.updated_at),
+                updated_at=from_timestamp(d.updated_at),
             )
             for d in storage.devices_of(conn, row.id)
         ],
-        created_at=_when(row.created_at),
-        updated_at=_when(row.updated_at),
+        created_at=from_timestamp(row.created_at),
+        updated_at=from_timestamp(row.updated_at),
     )
 
 
@@ -121,8 +114,8 @@ def list_profiles(
             external_id=external.get(r.id),
             properties=r.properties,
             event_count=r.event_count,
-            last_seen=_time(r.last_seen),
-            created_at=_when(r.created_at),
+            last_seen=from_timestamp_or_none(r.last_seen),
+            created_at=from_timestamp(r.created_at),
         )
         for r in rows
     ]
@@ -156,8 +149,8 @@ def _event_page(rows: list[Any], page: PageRequest) -> Page[EventPublic]:
                 event_id=r.event_id,
                 name=r.name,
                 category=r.category,
-                occurred_at=_when(r.occurred_at),
-                received_at=_when(r.received_at),
+                occurred_at=from_timestamp(r.occurred_at),
+                received_at=from_timestamp(r.received_at),
                 timezone=r.timezone,
                 properties=r.properties,
                 context=r.context,

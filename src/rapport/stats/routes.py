@@ -6,6 +6,7 @@ from sqlalchemy import Connection
 
 from rapport.api.http import Param, Request, Response, Route, json_response
 from rapport.api.management import ManagementRoutes, WorkspaceContext
+from rapport.core.clock import from_timestamp
 from rapport.core.db import Database
 from rapport.core.errors import ValidationFailed
 from rapport.core.pagination import Page, encode_cursor, parse_page_request
@@ -61,7 +62,7 @@ def build_routes(
         shown = found[: page.limit]
         data = [
             IngestionErrorPublic(
-                at=service.when(e.at),
+                at=from_timestamp(e.at),
                 dialect=e.dialect,
                 path=e.path,
                 status=e.status,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime
 
 from sqlalchemy import Connection
 
+from rapport.core.clock import from_timestamp
 from rapport.core.errors import ValidationFailed
 from rapport.decide.engine import AGENT, HOLDOUT
 from rapport.decide.model import Counts, uplift_interval
@@ -27,10 +27,6 @@ from rapport.stats.schemas import (
 MAX_BUCKETS = 1440
 MAX_TREND_POINTS = 200  # each point with new data costs an uplift interval
 _TREND_DRAWS = 1000  # per point: a trend has many points, each needs only a rough interval
-
-
-def when(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
 
 
 def _integer(query: dict[str, list[str]], name: str, default: int, low: int, high: int) -> int:
@@ -84,14 +80,19 @@ def activity(
         decisions, conversions = per_decision.get(number, (0, 0))
         buckets.append(
             ActivityBucket(
-                start=when(number * seconds),
+                start=from_timestamp(number * seconds),
                 events=per_event.get(number, 0),
                 decisions=decisions,
                 conversions=conversions,
                 conversion_rate=conversions / decisions if decisions else None,
             )
         )
-    return Activity(start=when(start), end=when(end), bucket_seconds=seconds, buckets=buckets)
+    return Activity(
+        start=from_timestamp(start),
+        end=from_timestamp(end),
+        bucket_seconds=seconds,
+        buckets=buckets,
+    )
 
 
 def summary(
@@ -156,7 +157,7 @@ def report_trend(
             uplift = UpliftPoint(difference=difference, low=low, high=high)
         points.append(
             TrendPoint(
-                end=when(min((number + 1) * seconds, now)),
+                end=from_timestamp(min((number + 1) * seconds, now)),
                 personalized=_arm(*treated),
                 holdout=_arm(*control),
                 uplift=uplift,

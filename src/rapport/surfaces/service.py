@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection
 
 from rapport.audiences import storage as audience_storage
+from rapport.core.clock import from_timestamp
 from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.ids import uuid7
 from rapport.core.pagination import Page, PageRequest, converted
@@ -26,10 +26,6 @@ from rapport.surfaces.schemas import (
 )
 
 
-def _when(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
-
-
 def config_of(row: Any) -> SurfaceConfig:
     return msgspec.convert(row.config, SurfaceConfig)
 
@@ -41,7 +37,7 @@ def _variant_public(row: Any, default_id: str | None) -> VariantPublic:
         payload=row.payload,
         labels=row.labels,
         is_default=row.id == default_id,
-        created_at=_when(row.created_at),
+        created_at=from_timestamp(row.created_at),
     )
 
 
@@ -57,8 +53,8 @@ def _public(row: Any, variant_rows: list[Any]) -> SurfacePublic:
         audience_id=config.audience_id,
         default_variant_id=row.default_variant_id,
         variants=[_variant_public(v, row.default_variant_id) for v in variant_rows],
-        created_at=_when(row.created_at),
-        updated_at=_when(row.updated_at),
+        created_at=from_timestamp(row.created_at),
+        updated_at=from_timestamp(row.updated_at),
     )
 
 
@@ -147,7 +143,7 @@ def list_surfaces(conn: Connection, workspace_id: str, page: PageRequest) -> Pag
             name=r.name,
             status=r.status,
             n_variants=counts.get(r.id, 0),
-            created_at=_when(r.created_at),
+            created_at=from_timestamp(r.created_at),
         ),
     )
 

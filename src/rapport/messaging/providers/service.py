@@ -6,13 +6,13 @@ from __future__ import annotations
 import ssl
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 from sqlalchemy import Connection
 
 from rapport.config import Settings
+from rapport.core.clock import from_timestamp
 from rapport.core.errors import NotFound, ValidationFailed
 from rapport.core.ids import uuid7
 from rapport.core.pagination import Page, PageRequest, converted
@@ -55,10 +55,6 @@ class ProviderRuntime:
         )
 
 
-def _when(value: float) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
-
-
 def _public(row: Any) -> ProviderPublic:
     settings = dict(row.settings)
     summary = settings.pop(SUMMARY_KEY, {})
@@ -68,8 +64,8 @@ def _public(row: Any) -> ProviderPublic:
         kind=row.kind,
         settings=settings,
         credentials={"set": row.kind != "log", **summary},
-        created_at=_when(row.created_at),
-        updated_at=_when(row.updated_at),
+        created_at=from_timestamp(row.created_at),
+        updated_at=from_timestamp(row.updated_at),
     )
 
 
