@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from rapport.core.keys import KeyKind
+from rapport.core.pagination import encode_cursor
 from tests.conftest import Workspace
 
 
@@ -80,6 +81,15 @@ def test_total_is_left_out_unless_asked(admin: httpx.Client) -> None:
         ({"limit": 0}, "limit"),
         ({"limit": "x"}, "limit"),
         ({"next_token": "garbage!"}, "next_token"),
+        # Digits int() refuses although str.isdigit() admits them.
+        ({"limit": "\u00b9"}, "limit"),
+        ({"limit": "1\u00b2"}, "limit"),
+        # Tokens this server issues, but for other lists (a profile's id, an event's
+        # time and id): not a position among API keys.
+        ({"next_token": encode_cursor("0192a3b4-0000-7000-8000-000000000000")}, "next_token"),
+        ({"next_token": encode_cursor([1732000000.5, "evt-1"])}, "next_token"),
+        ({"next_token": encode_cursor(["not a time", "key"])}, "next_token"),
+        ({"next_token": encode_cursor(["a", "b", "c"])}, "next_token"),
     ],
 )
 def test_bad_page_parameters_are_422(

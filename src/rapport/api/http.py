@@ -18,6 +18,7 @@ from urllib.parse import parse_qs
 import msgspec
 
 from rapport.api.validation import decode_json
+from rapport.core.digits import is_ascii_number
 from rapport.core.errors import (
     BadRequest,
     MethodNotAllowed,
@@ -105,7 +106,7 @@ class Request:
         if self._body is not None:
             return self._body
         declared = self.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body:
+        if declared is not None and is_ascii_number(declared) and int(declared) > self.max_body:
             raise PayloadTooLarge(f"Request body exceeds {self.max_body} bytes")
         chunks: list[bytes] = []
         size = 0

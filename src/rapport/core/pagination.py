@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from rapport.core.digits import is_ascii_number
 from rapport.core.errors import ValidationFailed
 
 T = TypeVar("T")
@@ -63,7 +64,7 @@ def parse_page_request(query: dict[str, list[str]]) -> PageRequest:
     limit = DEFAULT_LIMIT
     if "limit" in query:
         raw = query["limit"][-1]
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+        if not is_ascii_number(raw) or not 1 <= int(raw) <= MAX_LIMIT:
             raise ValidationFailed.single(
                 ["query", "limit"], f"limit must be an integer from 1 to {MAX_LIMIT}", "value_error"
             )

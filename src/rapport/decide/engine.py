@@ -29,6 +29,7 @@ from rapport.audiences.session import (
     matches_event,
 )
 from rapport.core.db import Database, RowReader
+from rapport.core.digits import is_ascii_number
 from rapport.core.ids import uuid7
 from rapport.decide import storage
 from rapport.decide.catalog import Catalog, Shared, SurfacePlan, Variant
@@ -241,7 +242,7 @@ def fixed_split(
 def split_alternate_id(value: str) -> tuple[str, int]:
     """``(assignment id, rank)``; rank 0 is the decision itself."""
     head, dot, tail = value.rpartition(".")
-    if dot and tail.isdigit() and head:
+    if dot and is_ascii_number(tail) and head:
         return head, int(tail)
     return value, 0
 

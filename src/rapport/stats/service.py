@@ -8,6 +8,7 @@ import time
 from sqlalchemy import Connection
 
 from rapport.core.clock import from_timestamp
+from rapport.core.digits import is_ascii_number
 from rapport.core.errors import ValidationFailed
 from rapport.decide.engine import AGENT, HOLDOUT
 from rapport.decide.model import Counts, uplift_interval
@@ -34,7 +35,7 @@ def _integer(query: dict[str, list[str]], name: str, default: int, low: int, hig
     if not values:
         return default
     raw = values[-1]
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    if not is_ascii_number(raw) or not low <= int(raw) <= high:
         raise ValidationFailed.single(
             ["query", name], f"{name} must be an integer from {low} to {high}", "value_error"
         )

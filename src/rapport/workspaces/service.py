@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import replace
+from datetime import datetime
 
 import msgspec
 from msgspec import UNSET
@@ -12,7 +13,7 @@ from sqlalchemy import Connection
 
 from rapport.core import keys as keyfmt
 from rapport.core.clock import utcnow
-from rapport.core.errors import Conflict, NotFound
+from rapport.core.errors import Conflict, NotFound, ValidationFailed
 from rapport.core.keys import KeyKind
 from rapport.core.pagination import Page, PageRequest, build_page
 from rapport.workspaces import storage
@@ -150,8 +151,21 @@ def revoke_key(conn: Connection, workspace_id: str, key_id: str) -> ApiKeyPublic
     return public_key(_existing_key(conn, workspace_id, key_id))
 
 
+def _key_cursor(page: PageRequest) -> tuple[datetime, str] | None:
+    """(created_at, key id) of the last key listed; a 422 for a token of another list."""
+    after = page.after
+    if after is None:
+        return None
+    if isinstance(after, list) and len(after) == 2 and all(isinstance(v, str) for v in after):
+        try:
+            return datetime.fromisoformat(after[0]), after[1]
+        except ValueError:
+            pass
+    raise ValidationFailed.single(["query", "next_token"], "next_token is not valid")
+
+
 def list_keys(conn: Connection, workspace_id: str, page: PageRequest) -> Page[ApiKeyPublic]:
-    rows, total = storage.list_keys(conn, workspace_id, page)
+    rows, total = storage.list_keys(conn, workspace_id, page, _key_cursor(page))
     built = build_page(rows, page, key=lambda r: [r.created_at.isoformat(), r.id], total=total)
     return Page(data=[public_key(r) for r in built.data], next_token=built.next_token, total=total)
 

@@ -135,14 +135,14 @@ def get_key_with_region(conn: Connection, key_id: str) -> tuple[KeyRow, str] | N
 
 
 def list_keys(
-    conn: Connection, workspace_id: str, page: PageRequest
+    conn: Connection, workspace_id: str, page: PageRequest, after: tuple[datetime, str] | None
 ) -> tuple[list[KeyRow], int | None]:
-    """Keys in creation order, ``limit + 1`` of them so the caller knows if more follow."""
+    """Keys in creation order after ``after`` (created at, id), ``limit + 1`` of them so
+    the caller knows if more follow."""
     order = (api_keys.c.created_at, api_keys.c.id)
     query = select(api_keys).where(api_keys.c.workspace_id == workspace_id)
-    if page.after is not None:
-        created_at, key_id = page.after
-        query = query.where(tuple_(*order) > tuple_(datetime.fromisoformat(created_at), key_id))
+    if after is not None:
+        query = query.where(tuple_(*order) > tuple_(*after))
     rows = [_key(r) for r in conn.execute(query.order_by(*order).limit(page.limit + 1))]
     total = None
     if page.with_total:

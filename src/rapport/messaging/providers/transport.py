@@ -12,6 +12,7 @@ import certifi
 import httpx
 
 from rapport import __version__
+from rapport.core.digits import is_ascii_number
 from rapport.messaging.providers.base import Outcome, SendResult
 
 USER_AGENT = f"rapport/{__version__}"
@@ -54,7 +55,7 @@ def retry_after(response: httpx.Response) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if is_ascii_number(value):
         return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
